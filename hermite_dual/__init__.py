@@ -1,0 +1,53 @@
+"""hermite_dual: the theory of deep equilibrium models with general activations, computable.
+
+Layers (see ``docs/design.md``), data flowing top to bottom:
+``activations`` -> ``hermite``/``dual`` -> ``conditions`` -> ``_kernels``/``equilibrium``
+-> ``deq`` -> ``testing`` -> ``cli``/``plotting``.
+
+Public names are imported lazily, so ``import hermite_dual`` is cheap and numba
+compiles nothing until a numeric routine is first used.
+
+>>> import hermite_dual as hd
+>>> hd.activation("tanh").name
+'tanh'
+>>> "population_gram" in hd.__all__
+True
+"""
+
+import importlib
+
+from .activations import Activation, activation, builtin_names
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (one source of truth for re-exports)
+_LAZY = {
+    "hermite_coefficients": "hermite",
+    "HermiteExpansion": "hermite",
+    "dual": "dual",
+    "DualKernel": "dual",
+    "check_conditions": "conditions",
+    "ConditionReport": "conditions",
+    "Bound": "conditions",
+    "population_gram": "equilibrium",
+    "EquilibriumKernel": "equilibrium",
+    "DEQ": "deq",
+    "train": "deq",
+    "TrainingRun": "deq",
+    "width_sweep": "deq",
+}
+
+__all__ = ["Activation", "activation", "builtin_names", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hermite_dual' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
