@@ -117,6 +117,8 @@ _STABLE_CALLABLES = {
     "softplus": lambda v: np.logaddexp(0.0, v),
     "silu": lambda v: v * _stable_sigmoid(v),
     "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0.0))),
+    # x (1 + erf(x/sqrt 2))/2 cancels for x << 0; erfc keeps full relative accuracy
+    "gelu": lambda v: 0.5 * v * _np_erfc(-v / math.sqrt(2.0)),
 }
 
 
@@ -340,6 +342,16 @@ def _parse_expression(text):
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"cannot parse activation expression {text!r}: {exc.msg}") from None
+    nodes = list(ast.walk(tree))
+    for node in nodes:  # the most dangerous tokens are named first
+        if isinstance(node, ast.Name) and (node.id.startswith("__") or node.id.endswith("__")):
+            raise ValueError(
+                f"name {node.id!r} is not allowed in an activation expression "
+                "(dunder names are never accepted)")
+    for node in nodes:
+        if isinstance(node, ast.Attribute):
+            raise ValueError(f"attribute access {_describe(node)!r} is not allowed in "
+                             f"activation expression {text!r}")
     n_nodes = sum(1 for _ in ast.walk(tree))
     if n_nodes > _MAX_AST_NODES:
         raise ValueError(f"activation expression {text[:40]!r}... is too large "
