@@ -1,0 +1,477 @@
+"""Numba kernels of the equilibrium layer: pure loops over float64 arrays.
+
+Nothing here sees an activation, validates input or raises: the public wrappers in
+:mod:`hermite_dual.equilibrium` reduce an activation to a closed-form kernel id
+(``KIND_*``) or to Hermite coefficient tables, check every input, allocate the
+outputs and call these loops.  Every jitted function is compiled with ``cache=True``;
+``.py_func`` gives the interpreted version (tests compare the two).
+
+Conventions (MATH.md sections 3 and 5):
+
+* ``K(q1, q2, c) = E[sigma(u) sigma(v)]`` over ``N(0, [[q1, c], [c, q2]])``; every
+  evaluator returns ``(value, dvalue/dc, error)`` where ``dvalue/dc = K_{sigma'}``
+  (Price's theorem) and ``error`` bounds the evaluation error (certified Parseval tail
+  plus coefficient error for series; an estimate of rounding for closed forms).
+* Series tables: ``A[i, k] = a_k(q_i)`` (orthonormal Hermite coefficients),
+  ``T[i, k] = T_k(q_i)`` the tail energy after degree k (suffix sums, so they are
+  accurate even when tiny), ``E[i, k]`` the error (estimate) of ``A[i, k]``.
+* The entry fixed point is ``k = K(q1, q2, 2 w k + g)`` with ``w = sigma_w^2`` and
+  ``g = (2/d) x_i^T x_j``.
+
+>>> from hermite_dual import _kernels as kr
+>>> v, dv, err = kr.closed_kernel(kr.KIND_RELU, 2.0, 2.0, 0.0)
+>>> round(v * np.pi, 12), dv   # relu: sqrt(q1 q2)/(2 pi) at rho = 0; K_step(0) = 1/4
+(1.0, 0.25)
+"""
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+__all__ = [
+    "KIND_SERIES", "KIND_IDENTITY", "KIND_RELU", "KIND_STEP", "KIND_ERF", "KIND_SIN",
+    "KIND_COS", "KIND_GAUSSIAN", "KIND_EXP", "KIND_NAMES",
+    "closed_kernel", "series_kernel", "kernel_eval", "solve_entry", "diag_nu",
+    "build_table", "gram_table", "gram_general", "kdot_theta", "find_parallel",
+    "max_offdiag_corr",
+]
+
+KIND_SERIES = 0
+KIND_IDENTITY = 1
+KIND_RELU = 2
+KIND_STEP = 3
+KIND_ERF = 4
+KIND_SIN = 5
+KIND_COS = 6
+KIND_GAUSSIAN = 7
+KIND_EXP = 8
+
+#: closed-form kernel id -> activation name (the ids the numba kernels understand)
+KIND_NAMES = {
+    KIND_IDENTITY: "identity", KIND_RELU: "relu", KIND_STEP: "step", KIND_ERF: "erf",
+    KIND_SIN: "sin", KIND_COS: "cos", KIND_GAUSSIAN: "gaussian", KIND_EXP: "exp",
+}
+
+_EPS = 2.220446049250313e-16
+_PI = math.pi
+_TINY = 1e-300
+
+_jit = numba.njit(cache=True, nogil=True)
+_pjit = numba.njit(cache=True, nogil=True, parallel=True)
+
+
+@_jit
+def closed_kernel(kind, q1, q2, c):
+    """Closed-form ``(K_sigma, K_{sigma'}, rounding estimate)`` at (q1, q2, c), by id."""
+    if kind == KIND_IDENTITY:
+        v, dv = c, 1.0
+    elif kind == KIND_RELU or kind == KIND_STEP:
+        r = math.sqrt(q1 * q2)
+        rho = c / r
+        if rho > 1.0:
+            rho = 1.0
+        elif rho < -1.0:
+            rho = -1.0
+        st = math.sqrt((1.0 - rho) * (1.0 + rho))
+        th = math.acos(rho)
+        if kind == KIND_RELU:
+            v = r / (2.0 * _PI) * (st + (_PI - th) * rho)
+            dv = (_PI - th) / (2.0 * _PI)
+        else:
+            v = 0.5 - th / (2.0 * _PI)
+            dv = 1.0 / (2.0 * _PI * r * st) if st > 0.0 else math.inf
+    elif kind == KIND_ERF:
+        dd = (1.0 + 2.0 * q1) * (1.0 + 2.0 * q2)
+        z = 2.0 * c / math.sqrt(dd)
+        if z > 1.0:
+            z = 1.0
+        elif z < -1.0:
+            z = -1.0
+        v = 2.0 / _PI * math.asin(z)
+        den = dd - 4.0 * c * c
+        dv = 4.0 / _PI / math.sqrt(den) if den > 0.0 else math.inf
+    elif kind == KIND_SIN or kind == KIND_COS:
+        e = math.exp(-0.5 * (q1 + q2))
+        sh = e * math.sinh(c)
+        ch = e * math.cosh(c)
+        if kind == KIND_SIN:
+            v, dv = sh, ch
+        else:
+            v, dv = ch, sh
+    elif kind == KIND_GAUSSIAN:
+        den = (1.0 + q1) * (1.0 + q2) - c * c
+        v = 1.0 / math.sqrt(den)
+        dv = c * v / den
+    else:  # KIND_EXP
+        v = math.exp(0.5 * (q1 + q2) + c)
+        dv = v
+    err = 6.0 * _EPS * (abs(v) + abs(c * dv if math.isfinite(dv) else 0.0))
+    return v, dv, err
+
+
+@_jit
+def series_kernel(A, T, E, i, j, q1, q2, c):
+    """Mehler series ``sum_k A[i,k] A[j,k] rho^k`` with rho = c / sqrt(q1 q2).
+
+    Returns ``(value, dvalue/dc, error)``: the error is the Parseval tail
+    ``|rho|^(k+1) sqrt(T_k(q1) T_k(q2))`` at the degree k where the summation stopped,
+    plus the propagated coefficient errors ``sum_k (|a_k| e'_k + |a'_k| e_k + e_k e'_k)
+    |rho|^k`` and a rounding term.  The summation stops once the tail bound is
+    negligible against the sum of absolute terms.
+    """
+    r = math.sqrt(q1 * q2)
+    rho = c / r
+    if rho > 1.0:
+        rho = 1.0
+    elif rho < -1.0:
+        rho = -1.0
+    deg = A.shape[1] - 1
+    v = 0.0
+    dv = 0.0
+    absum = 0.0
+    cerr = 0.0
+    p = 1.0     # rho^k
+    pm = 0.0    # rho^(k-1)
+    tail = 0.0
+    k = 0
+    for k in range(deg + 1):
+        ai = A[i, k]
+        aj = A[j, k]
+        t = ai * aj
+        v += t * p
+        ap = abs(p)
+        absum += abs(t) * ap
+        cerr += (abs(ai) * E[j, k] + abs(aj) * E[i, k] + E[i, k] * E[j, k]) * ap
+        if k > 0:
+            dv += k * t * pm
+        pm = p
+        p *= rho
+        tail = abs(p) * math.sqrt(max(T[i, k], 0.0) * max(T[j, k], 0.0))
+        if tail <= 1e-3 * _EPS * absum or p == 0.0:
+            break
+    err = tail + cerr + (k + 4) * _EPS * absum
+    return v, dv / r, err
+
+
+@_jit
+def kernel_eval(kind, A, T, E, i, j, q1, q2, c):
+    """Dispatch: series kernel for ``KIND_SERIES``, closed form otherwise."""
+    if kind == KIND_SERIES:
+        return series_kernel(A, T, E, i, j, q1, q2, c)
+    return closed_kernel(kind, q1, q2, c)
+
+
+@_jit
+def solve_entry(kind, A, T, E, i, j, q1, q2, g, w2, k0, maxit, kscale):
+    """Solve ``k = K(q1, q2, 2 w2 k + g)`` by safeguarded Newton from ``k0``.
+
+    Stops when a Newton step is below ``2 eps (|k| + kscale)`` (``kscale``: the size of
+    the kernel, e.g. ``sqrt(K_ii K_jj)``, so entries near zero stop too) or after
+    ``maxit`` steps.
+
+    Returns ``(k, residual, eval_error, iterations, dK/dc at k)``; the residual is
+    ``|k - K(q1, q2, 2 w2 k + g)|`` evaluated at the returned k.  The caller turns
+    ``(residual + eval_error) / (1 - contraction)`` into an error bound.
+    """
+    r = math.sqrt(q1 * q2)
+    k = k0
+    its = 0
+    for it in range(maxit):
+        c = 2.0 * w2 * k + g
+        if c > r:
+            c = r
+        elif c < -r:
+            c = -r
+        v, dv, err = kernel_eval(kind, A, T, E, i, j, q1, q2, c)
+        its += 1
+        f = k - v
+        fp = 1.0 - 2.0 * w2 * dv
+        if not (fp > 1e-3 and fp < 1e3):
+            fp = 1.0  # plain fixed-point step where the derivative is useless
+        step = f / fp
+        k = k - step
+        if not math.isfinite(k):
+            break
+        if abs(step) <= 2.0 * _EPS * (abs(k) + kscale):
+            break
+    c = 2.0 * w2 * k + g
+    if c > r:
+        c = r
+    elif c < -r:
+        c = -r
+    v, dv, err = kernel_eval(kind, A, T, E, i, j, q1, q2, c)
+    return k, abs(k - v), err, its, dv
+
+
+@_jit
+def diag_nu(kind, A, T, E, q):
+    """``(nu(q_i), err_i)`` for every variance in ``q`` (closed forms only)."""
+    n = q.shape[0]
+    out = np.empty(n)
+    err = np.empty(n)
+    for i in range(n):
+        v, dv, e = kernel_eval(kind, A, T, E, i, i, q[i], q[i], q[i])
+        out[i] = v
+        err[i] = e
+    return out, err
+
+
+@_pjit
+def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, node_err, node_dv,
+                mid_err, its_out):
+    """Tabulate ``F(u) = K_ij`` as a function of ``u = g_ij / g0`` in [-1, 1].
+
+    Equal-norm path (MATH section 5): with every ``g_ii = g0`` and diagonal variance
+    ``s``, the entry fixed point depends on ``g_ij`` only.  Nodes ``u_m = -1 + 2m/nint``
+    get ``F`` and ``dF/du = g0 K_c / (1 - 2 w2 K_c)``; ``node_err[m]`` is
+    ``residual + eval_error`` at the node (divide by 1 - contraction for a bound),
+    ``node_res[m]`` the residual alone and ``node_dv[m]`` the local ``K_c``.
+    ``kscale`` is the diagonal value kappa (Newton's absolute stopping scale).
+    ``mid_err[m]`` is the cubic-Hermite interpolation error measured at the midpoint
+    of interval m against a direct solve there (``inf`` when not finite).
+    """
+    h = 2.0 / nint
+    for m in prange(nint + 1):
+        u = -1.0 + m * h
+        g = g0 * u
+        k0 = closed_start(kind, A, T, E, s, g)
+        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit, kscale)
+        F[m] = k
+        den = 1.0 - 2.0 * w2 * dv
+        dF[m] = g0 * dv / den if den > 0.0 else math.inf
+        node_res[m] = res
+        node_err[m] = res + err
+        node_dv[m] = dv
+        its_out[m] = its
+    for m in prange(nint):
+        u = -1.0 + (m + 0.5) * h
+        g = g0 * u
+        k0 = 0.5 * (F[m] + F[m + 1])
+        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit, kscale)
+        interp = 0.5 * (F[m] + F[m + 1]) + 0.125 * h * (dF[m] - dF[m + 1])
+        e = abs(interp - k) + res + err
+        mid_err[m] = e if math.isfinite(e) else math.inf
+        if its > its_out[m]:
+            its_out[m] = its
+
+
+@_jit
+def closed_start(kind, A, T, E, s, g):
+    """Starting value for an entry solve: one step of the recursion from K = 0."""
+    r = s
+    c = g
+    if c > r:
+        c = r
+    elif c < -r:
+        c = -r
+    v, dv, err = kernel_eval(kind, A, T, E, 0, 0, s, s, c)
+    return v
+
+
+@_pjit
+def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, A, T, E, maxit,
+               K, row_lo, row_hi, row_res, row_err, row_its, row_dv):
+    """Equal-norm Gram block from the table; Sigma overwrites G in place.
+
+    ``G[a, b] = (2/d) x_rows[a]^T x_cols[b]`` on entry and ``Sigma`` on exit.  Entries
+    in intervals marked bad are solved directly (``row_res``, ``row_err``, ``row_its``,
+    ``row_dv`` record residual, residual + evaluation error, Newton iterations and
+    ``|K_c|`` of those).
+    ``row_lo``/``row_hi`` receive the lowest/highest table interval used per row.
+    """
+    nint = F.shape[0] - 1
+    h = 2.0 / nint
+    nr = rows.shape[0]
+    nc = cols.shape[0]
+    for a in prange(nr):
+        i = rows[a]
+        lo = nint
+        hi = -1
+        rmax = 0.0
+        emax = 0.0
+        dmax = 0.0
+        imax = 0
+        for b in range(nc):
+            j = cols[b]
+            g = G[a, b]
+            if i == j:
+                k = kappa
+                G[a, b] = s
+                K[a, b] = k
+                continue
+            u = g / g0
+            if u > 1.0:
+                u = 1.0
+            elif u < -1.0:
+                u = -1.0
+            x = (u + 1.0) / h
+            m = int(x)
+            if m >= nint:
+                m = nint - 1
+            if good[m]:
+                t = x - m
+                t2 = t * t
+                t3 = t2 * t
+                k = ((2.0 * t3 - 3.0 * t2 + 1.0) * F[m] + (t3 - 2.0 * t2 + t) * h * dF[m]
+                     + (3.0 * t2 - 2.0 * t3) * F[m + 1] + (t3 - t2) * h * dF[m + 1])
+                if m < lo:
+                    lo = m
+                if m > hi:
+                    hi = m
+            else:
+                k0 = F[m] + (F[m + 1] - F[m]) * (x - m)
+                if not math.isfinite(k0):
+                    k0 = 0.0
+                k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0,
+                                                   maxit, kappa)
+                e = res + err
+                if not (e <= emax):
+                    emax = e
+                if not (res <= rmax):
+                    rmax = res
+                if not (abs(dv) <= dmax):
+                    dmax = abs(dv)
+                if its > imax:
+                    imax = its
+            K[a, b] = k
+            G[a, b] = 2.0 * w2 * k + g
+        row_lo[a] = lo
+        row_hi[a] = hi
+        row_res[a] = rmax
+        row_err[a] = emax
+        row_its[a] = imax
+        row_dv[a] = dmax
+
+
+@_pjit
+def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, maxit, K, row_res,
+                 row_err, row_its, row_dv):
+    """General-norm Gram block by entrywise Newton; Sigma overwrites G in place.
+
+    ``kappa[i]``, ``s[i]`` are the diagonal fixed point and variance of point i and
+    ``pidx[i]`` its row in the series tables; ``row_res[a]``, ``row_err[a]``, ``row_its[a]``,
+    ``row_dv[a]`` receive the largest residual, ``residual + eval_error``, Newton
+    iteration count and ``|K_c|`` (local contraction / 2 w2) of row a.
+    """
+    nr = rows.shape[0]
+    nc = cols.shape[0]
+    for a in prange(nr):
+        i = rows[a]
+        rmax = 0.0
+        emax = 0.0
+        dmax = 0.0
+        imax = 0
+        for b in range(nc):
+            j = cols[b]
+            g = G[a, b]
+            if i == j:
+                K[a, b] = kappa[i]
+                G[a, b] = s[i]
+                continue
+            c0 = g
+            r = math.sqrt(s[i] * s[j])
+            if c0 > r:
+                c0 = r
+            elif c0 < -r:
+                c0 = -r
+            pi = pidx[i]
+            pj = pidx[j]
+            k0, dv0, e0 = kernel_eval(kind, A, T, E, pi, pj, s[i], s[j], c0)
+            k, res, err, its, dv = solve_entry(kind, A, T, E, pi, pj, s[i], s[j], g, w2,
+                                               k0, maxit,
+                                               math.sqrt(abs(kappa[i] * kappa[j])))
+            e = res + err
+            if not (e <= emax):
+                emax = e
+            if not (res <= rmax):
+                rmax = res
+            if not (abs(dv) <= dmax):
+                dmax = abs(dv)
+            if its > imax:
+                imax = its
+            K[a, b] = k
+            G[a, b] = 2.0 * w2 * k + g
+        row_res[a] = rmax
+        row_err[a] = emax
+        row_its[a] = imax
+        row_dv[a] = dmax
+
+
+@_pjit
+def kdot_theta(Sig, K, rows, cols, s, pidx, w2, kind, A, T, E, Kdot, Theta, row_err):
+    """``Kdot = K_{sigma'}(s_i, s_j, Sigma_ij)`` and ``Theta = K (1 + B)``.
+
+    ``B = Kdot / (1 - 2 w2 Kdot)`` (MATH section 5).  With ``kind`` a closed-form id the
+    derivative kernel comes from Price's theorem (``dK/dc``); with ``KIND_SERIES`` the
+    tables ``A, T, E`` (row ``pidx[i]`` for point i) are those of sigma' and the
+    Mehler series is summed.  ``row_err[a]`` receives the largest evaluation error.
+    """
+    nr = rows.shape[0]
+    nc = cols.shape[0]
+    for a in prange(nr):
+        i = rows[a]
+        emax = 0.0
+        for b in range(nc):
+            j = cols[b]
+            c = Sig[a, b]
+            r = math.sqrt(s[i] * s[j])
+            if i == j:
+                c = r
+            if kind == KIND_SERIES:
+                v, dv, e = series_kernel(A, T, E, pidx[i], pidx[j], s[i], s[j], c)
+            else:
+                vv, v, e0 = closed_kernel(kind, s[i], s[j], c)
+                e = 16.0 * _EPS * abs(v)
+            Kdot[a, b] = v
+            Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
+            if not (e <= emax):
+                emax = e
+        row_err[a] = emax
+
+
+@_pjit
+def find_parallel(G, rows, cols, diag, thresh):
+    """First pair (i, j), i != j, with ``|G_ij| >= thresh sqrt(G_ii G_jj)``, else (-1, -1).
+
+    ``diag[i] = G_ii`` for every point index i.  Rows are scanned in parallel; the pair
+    reported is the one in the lowest row that has any.
+    """
+    nr = rows.shape[0]
+    nc = cols.shape[0]
+    hit = np.full(nr, -1, dtype=np.int64)
+    for a in prange(nr):
+        i = rows[a]
+        for b in range(nc):
+            j = cols[b]
+            if i != j and abs(G[a, b]) >= thresh * math.sqrt(diag[i] * diag[j]):
+                hit[a] = b
+                break
+    for a in range(nr):
+        if hit[a] >= 0:
+            return rows[a], cols[hit[a]]
+    return -1, -1
+
+
+@_pjit
+def max_offdiag_corr(Sig, rows, cols, s):
+    """``max_{i != j} |Sigma_ij| / sqrt(s_i s_j)`` over a block (the beta of MATH section 5)."""
+    nr = rows.shape[0]
+    nc = cols.shape[0]
+    best = np.zeros(nr)
+    for a in prange(nr):
+        i = rows[a]
+        m = 0.0
+        for b in range(nc):
+            j = cols[b]
+            if i != j:
+                v = abs(Sig[a, b]) / math.sqrt(s[i] * s[j])
+                if v > m:
+                    m = v
+        best[a] = m
+    out = 0.0
+    for a in range(nr):
+        if best[a] > out:
+            out = best[a]
+    return out

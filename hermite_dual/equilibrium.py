@@ -1,0 +1,768 @@
+"""Population Gram matrix at the equilibrium point (MATH.md section 5).
+
+For data ``X`` (rows are samples, shape (n, d)) and an activation sigma, the
+weight-untied recursion
+
+    Sigma^(l) = 2 sigma_w^2 K^(l-1) + (2/d) X X^T,
+    K^(l)_ij  = K_sigma(Sigma^(l)_ii, Sigma^(l)_jj, Sigma^(l)_ij),     K^(0) = 0,
+
+converges (the kernel map is a contraction) to ``K``; ``lambda_* = lambda_min(K)``.
+:func:`population_gram` never runs the recursion on n x n matrices: the diagonal is a
+scalar fixed point per point, ``kappa_i = nu(s_i)``, ``s_i = 2 sigma_w^2 kappa_i + g_i``
+(``g_i = 2 ||x_i||^2 / d``), and, once the diagonal is known, every off-diagonal entry is
+an independent scalar fixed point ``k = K_sigma(s_i, s_j, 2 sigma_w^2 k + g_ij)``, solved
+by safeguarded Newton.  With equal norms (``||x_i||^2 = d``) the entry depends on
+``g_ij`` alone, ``K_ij = F(g_ij)``: F is tabulated once on [-1, 1] (values and
+derivatives, cubic Hermite interpolation, the error of every table interval measured
+at its midpoint against a direct solve) and read at the n^2 data correlations; entries
+in intervals where the table is not accurate to a few ulps are solved directly.
+
+The kernels K_sigma are closed forms (identity, relu, step, erf, sin, cos, gaussian,
+exp) or Mehler series from Hermite coefficient tables
+(:func:`hermite_dual.hermite.hermite_table`), with the Parseval tail bound of MATH.md
+section 3.  The numba loops live in :mod:`hermite_dual._kernels`.
+
+Examples
+--------
+ReLU (Ling et al.): ``K_ii = 1 / (1 - sigma_w^2)``.
+
+>>> import numpy as np
+>>> import hermite_dual as hd
+>>> X = np.array([[1.0, 1.0], [1.0, -1.0], [1.4142135623730951, 0.0]])
+>>> res = hd.population_gram(X, "relu", 0.08)
+>>> bool(np.allclose(np.diag(res.K), 1 / (1 - 0.08), rtol=0, atol=1e-14))
+True
+>>> res.converged, res.certificate <= res.lambda_min
+(True, True)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from . import _kernels as kr
+from .activations import Activation, activation
+
+__all__ = [
+    "EquilibriumKernel",
+    "EquilibriumNotConverged",
+    "population_gram",
+    "describe_gram",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+_DEFAULT_DEGREE = 200
+_TABLE_INTERVALS = 1 << 14
+_PARALLEL_COS = 1.0 - 1e-12
+_EQUAL_NORM_RTOL = 64 * _EPS
+_METHODS = ("auto", "equal", "general")
+
+
+class EquilibriumNotConverged(RuntimeError):
+    """The equilibrium fixed point did not converge; ``.result`` holds what was computed."""
+
+    def __init__(self, message, result):
+        super().__init__(message)
+        self.result = result
+
+
+# ---------------------------------------------------------------------------
+# activation -> closed-form id or series tables
+# ---------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _closed_exprs():
+    return {kind: activation(name).expr for kind, name in kr.KIND_NAMES.items()}
+
+
+def _kernel_kind(act):
+    """The closed-form kernel id of ``act`` in :mod:`_kernels`, or ``KIND_SERIES``."""
+    for kind, expr in _closed_exprs().items():
+        if act.expr == expr:
+            return kind
+    return kr.KIND_SERIES
+
+
+_DUMMY = np.zeros((1, 1))
+
+
+def _series_tables(act, degree, qs):
+    """``(A, T, E)`` float64 tables at the variances ``qs`` (MATH section 2).
+
+    ``T[i, k] = T_k(q_i)`` are suffix sums ``T_R + sum_{k < j <= R} a_j^2`` with
+    ``T_R = max(nu - sum a_j^2, 0)`` plus a rounding slack, so they stay accurate when tiny.
+    """
+    from .hermite import hermite_table
+
+    A, nu, E = hermite_table(act, degree, np.asarray(qs, dtype=np.float64))
+    a2 = A * A
+    slack = 8 * _EPS * nu + 2 * np.sum(np.abs(A) * E, axis=1)
+    tail_R = np.maximum(nu - a2.sum(axis=1), 0.0) + slack
+    suffix = np.cumsum(a2[:, ::-1], axis=1)[:, ::-1]          # sum_{j >= k} a_j^2
+    T = np.empty_like(A)
+    T[:, :-1] = suffix[:, 1:] + tail_R[:, None]
+    T[:, -1] = tail_R
+    return (np.ascontiguousarray(A), np.ascontiguousarray(T), np.ascontiguousarray(E),
+            nu)
+
+
+class _Evaluator:
+    """nu(q), nu'(q) and nu_{sigma'}(q) of one activation, vectorized over q."""
+
+    def __init__(self, act, kind):
+        self.act = act
+        self.kind = kind
+
+    def nu(self, qs):
+        qs = np.ascontiguousarray(qs, dtype=np.float64)
+        if self.kind == kr.KIND_SERIES:
+            from .hermite import hermite_table
+            _, nu, E = hermite_table(self.act, 1, qs)
+            return nu, 16 * _EPS * np.abs(nu) + E[:, 0] ** 2
+        return kr.diag_nu(self.kind, _DUMMY, _DUMMY, _DUMMY, qs)
+
+    def nu_prime(self, qs):
+        """Central finite difference of nu (an estimate, used for contraction factors)."""
+        h = 1e-4 * qs
+        both = self.nu(np.concatenate([qs + h, qs - h]))[0]
+        return (both[:qs.size] - both[qs.size:]) / (2 * h)
+
+    def nu_deriv_act(self, qs):
+        """nu_{sigma'}(q) = E[sigma'(sqrt(q) Z)^2] (inf for the step function)."""
+        if self.kind != kr.KIND_SERIES:
+            out = np.empty(qs.size)
+            for i, q in enumerate(qs):
+                out[i] = kr.closed_kernel(self.kind, q, q, q)[1]
+            return out
+        from .hermite import hermite_table
+        return hermite_table(self.derivative_act(), 1, qs)[1]
+
+    @functools.cached_property
+    def _derivative(self):
+        try:
+            return self.act.derivative(1), None
+        except ValueError as exc:
+            return None, str(exc)
+
+    def derivative_act(self):
+        act, why = self._derivative
+        if act is None:
+            raise ValueError(f"the tangent kernel of activation {self.act.name!r} needs "
+                             f"sigma' as a function: {why}")
+        return act
+
+
+# ---------------------------------------------------------------------------
+# the result
+# ---------------------------------------------------------------------------
+
+@dataclass(eq=False)
+class EquilibriumKernel:
+    """Population Gram matrix at the equilibrium point, with its errors.
+
+    Attributes
+    ----------
+    K : numpy.ndarray, shape (len(rows), len(cols))
+        The block ``K[rows][:, cols]`` of the equilibrium kernel.
+    Sigma : numpy.ndarray, same shape
+        ``2 sigma_w^2 K + (2/d) X X^T`` on the block (pre-activation covariance).
+    rows, cols : numpy.ndarray of int
+        Point indices of the block.
+    converged : bool
+        Every scalar fixed point (diagonal and entries) met ``tol`` within ``max_iter``.
+    iterations : int
+        Diagonal fixed-point iterations plus the most Newton steps any entry took.
+    residual : float
+        Largest fixed-point residual ``|k - K_sigma(Sigma(k))|`` measured: at every
+        entry solved directly, at the table nodes and midpoints for tabulated entries.
+    error_bound : float
+        Bound on ``max |K - K_exact|`` over the block; see Notes for which parts are
+        certified.
+    contraction : float
+        Measured contraction factor of the kernel map (``max`` of the diagonal factor
+        ``2 sigma_w^2 nu'(s)`` and the entry factor ``2 sigma_w^2 max_i nu_{sigma'}(s_i)``).
+    kappa, s : numpy.ndarray, shape (n,)
+        Diagonal fixed points ``K_ii`` and variances ``Sigma_ii`` per point (NaN for
+        points outside the block).
+    method : str
+        ``"equal"`` (tabulated F) or ``"general"`` (entrywise Newton).
+    kernel : str
+        Closed-form name or ``"series"`` (Mehler series from Hermite tables).
+    timing : dict
+        Seconds spent in each stage (lazy attributes add theirs when first used).
+
+    Notes
+    -----
+    ``Kdot``, ``Theta``, ``lambda_min``, ``lambda_min_error`` and ``certificate`` are
+    computed on first access (they cost O(n^2) memory or O(n^3) time).
+
+    What is certified in ``error_bound``: for each off-diagonal entry,
+    ``|k - k_*| <= (|residual| + evaluation error) / (1 - L)`` with ``L`` the
+    Cauchy-Schwarz bound ``2 sigma_w^2 max_i nu_{sigma'}(s_i)`` on the entry map's
+    Lipschitz constant, and the Parseval tail bound of the Mehler truncation. What is
+    estimated: rounding in the closed forms (16 ulps), the Hermite coefficient errors
+    (from :func:`hermite_table`, estimates), the interpolation error of the table
+    (twice the error measured at each interval's midpoint), the propagation of the
+    diagonal's error into the entries (through a finite-difference ``nu'``) and, on the
+    equal-norm path, the effect of norms that differ by rounding.  For the step
+    function ``nu_{sigma'}`` is infinite and ``L`` is the measured local factor.
+    """
+
+    K: np.ndarray
+    Sigma: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    converged: bool
+    iterations: int
+    residual: float
+    error_bound: float
+    contraction: float
+    kappa: np.ndarray
+    s: np.ndarray
+    method: str
+    kernel: str
+    sigma_w2: float
+    activation: Activation
+    timing: dict = field(default_factory=dict)
+    _kind: int = field(default=0, repr=False)
+    _evaluator: object = field(default=None, repr=False)
+    _degree: int = field(default=_DEFAULT_DEGREE, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __repr__(self):
+        return (f"EquilibriumKernel(shape={self.K.shape}, activation={self.activation.name!r}, "
+                f"sigma_w2={self.sigma_w2!r}, method={self.method!r}, "
+                f"converged={self.converged}, iterations={self.iterations}, "
+                f"residual={self.residual:.3g}, error_bound={self.error_bound:.3g})")
+
+    @property
+    def n(self):
+        """Number of points in the block's rows."""
+        return self.K.shape[0]
+
+    @property
+    def is_principal(self):
+        """True when rows and cols are the same points (a principal block of K)."""
+        return self.rows.shape == self.cols.shape and bool(np.all(self.rows == self.cols))
+
+    def _require_principal(self, what):
+        if not self.is_principal:
+            raise ValueError(f"{what} is defined for a principal block of K (rows == cols); "
+                             f"this block has rows {self.rows[:5].tolist()}... and cols "
+                             f"{self.cols[:5].tolist()}...")
+
+    # -- tangent kernel ------------------------------------------------------
+    def _tangent(self):
+        if "Kdot" in self._cache:
+            return self._cache["Kdot"], self._cache["Theta"]
+        t0 = time.perf_counter()
+        pts = np.unique(np.concatenate([self.rows, self.cols]))
+        pidx = np.zeros(self.s.shape[0], dtype=np.int64)
+        if self._kind == kr.KIND_SERIES:
+            dact = self._evaluator.derivative_act()
+            if self.method == "equal":
+                A, T, E, _ = _series_tables(dact, self._degree, self.s[pts[:1]])
+            else:
+                A, T, E, _ = _series_tables(dact, self._degree, self.s[pts])
+                pidx[pts] = np.arange(pts.size)
+        else:
+            A = T = E = _DUMMY
+        Kdot = np.empty_like(self.K)
+        Theta = np.empty_like(self.K)
+        row_err = np.empty(self.rows.size)
+        kr.kdot_theta(self.Sigma, self.K, self.rows, self.cols, self.s, pidx, self.sigma_w2,
+                      self._kind, A, T, E, Kdot, Theta, row_err)
+        self._cache["Kdot"], self._cache["Theta"] = Kdot, Theta
+        self._cache["Kdot_error"] = float(row_err.max()) if row_err.size else 0.0
+        self.timing["tangent"] = time.perf_counter() - t0
+        return Kdot, Theta
+
+    @property
+    def Kdot(self):
+        """``K_{sigma'}(Sigma_ii, Sigma_jj, Sigma_ij)`` on the block (MATH section 5)."""
+        return self._tangent()[0]
+
+    @property
+    def Theta(self):
+        """Population tangent kernel ``K * (1 + B)``, ``B = Kdot / (1 - 2 sigma_w^2 Kdot)``."""
+        return self._tangent()[1]
+
+    @property
+    def Kdot_error(self):
+        """Evaluation-error estimate of ``Kdot`` (Parseval tail certified for series)."""
+        self._tangent()
+        return self._cache["Kdot_error"]
+
+    # -- spectrum ------------------------------------------------------------
+    @property
+    def lambda_min(self):
+        """Least eigenvalue of K (``numpy.linalg.eigvalsh``); principal blocks only."""
+        if "lambda_min" not in self._cache:
+            self._require_principal("lambda_min")
+            t0 = time.perf_counter()
+            ev = np.linalg.eigvalsh(self.K)
+            self._cache["lambda_min"] = float(ev[0])
+            self._cache["lambda_max"] = float(ev[-1])
+            self.timing["lambda_min"] = time.perf_counter() - t0
+        return self._cache["lambda_min"]
+
+    @property
+    def lambda_min_error(self):
+        """Bound on ``|lambda_min - lambda_*|``: ``n error_bound`` (Weyl, certified given
+        ``error_bound``) plus ``4 n eps lambda_max`` (LAPACK backward error, estimate)."""
+        lam = self.lambda_min
+        del lam
+        n = self.n
+        return n * self.error_bound + 4 * n * _EPS * abs(self._cache["lambda_max"])
+
+    @property
+    def certificate(self):
+        """Hermite lower bound on lambda_* (MATH section 5).
+
+        ``sum_r min_i a_r(s_i)^2 (1 - (n-1) beta^r)_+`` with ``beta`` the largest
+        off-diagonal equilibrium correlation (enlarged by its error bound) and the a_r
+        shrunk by their error estimates; with equal norms every ``s_i = s`` and this is
+        the bound of MATH section 5.  Each Schur power ``P^{*r}`` is PSD with unit
+        diagonal, ``K = sum_r D_r P^{*r} D_r`` with ``D_r = diag(a_r(s_i))``, and
+        Gershgorin bounds ``lambda_min(P^{*r}) >= 1 - (n-1) beta^r``.
+        """
+        if "certificate" not in self._cache:
+            self._require_principal("certificate")
+            t0 = time.perf_counter()
+            from .hermite import hermite_table
+            pts = self.rows
+            sv = np.unique(self.s[pts])
+            A, _, E = hermite_table(self.activation, self._degree, sv)
+            a2 = np.min(np.maximum(np.abs(A) - E, 0.0) ** 2, axis=0)
+            n = self.n
+            if n == 1:
+                cert = float(np.sum(a2))
+            else:
+                beta = kr.max_offdiag_corr(self.Sigma, self.rows, self.cols, self.s)
+                beta = min(1.0, beta + 2 * self.sigma_w2 * self.error_bound / float(sv.min())
+                           + 4 * _EPS)
+                r = np.arange(a2.size)
+                with np.errstate(under="ignore"):
+                    gersh = np.maximum(1.0 - (n - 1) * beta ** r, 0.0)
+                cert = float(np.sum(a2 * gersh))
+                cert = max(0.0, cert * (1 - 4 * a2.size * _EPS))
+            self._cache["certificate"] = cert
+            self.timing["certificate"] = time.perf_counter() - t0
+        return self._cache["certificate"]
+
+
+# ---------------------------------------------------------------------------
+# validation
+# ---------------------------------------------------------------------------
+
+def _check_X(X):
+    if isinstance(X, (str, bytes)) or X is None:
+        raise TypeError(f"X must be an array of shape (n, d), got {type(X).__name__}")
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"X must be a real array of shape (n, d): {exc}") from None
+    if arr.ndim != 2:
+        raise ValueError(f"X must have shape (n, d) with rows as samples, got shape "
+                         f"{arr.shape!r}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"X must have at least one row and one column, got shape "
+                         f"{arr.shape!r}")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        i, j = np.argwhere(~finite)[0]
+        raise ValueError(f"X contains a non-finite value {arr[i, j]!r} at row {int(i)}, "
+                         f"column {int(j)}")
+    return np.ascontiguousarray(arr)
+
+
+def _check_index(idx, n, name):
+    if idx is None:
+        return np.arange(n, dtype=np.int64)
+    arr = np.asarray(idx)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+        raise ValueError(f"{name} must be a 1-d sequence of point indices, got {idx!r}")
+    arr = arr.astype(np.int64).ravel() if arr.ndim <= 1 else None
+    if arr is None or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-d sequence of point indices, "
+                         f"got {idx!r}")
+    bad = (arr < 0) | (arr >= n)
+    if bad.any():
+        raise ValueError(f"{name} contains index {int(arr[bad][0])!r} outside [0, {n})")
+    return np.ascontiguousarray(arr)
+
+
+def _check_real(value, name, *, lo=None, lo_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)):
+        raise ValueError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
+    return v
+
+
+def _check_int(value, name, lo, hi=None):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral,)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be in [{lo}, {hi if hi is not None else 'inf'}], "
+                         f"got {value!r}")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------
+# the diagonal
+# ---------------------------------------------------------------------------
+
+def _solve_diagonal(ev, g, w2, max_iter, act_name):
+    """``kappa = nu(2 w2 kappa + g)`` for every entry of g, by fixed-point iteration.
+
+    Returns ``(kappa, s, iterations, last_step, nu_err, ratio, converged_to_rounding)``.
+    Raises ValueError when the iteration visibly diverges (quoting the measured factor).
+    """
+    kappa = np.zeros_like(g)
+    last = np.full_like(g, np.inf)
+    ratio = 0.0
+    growth = 0
+    nu_err = np.zeros_like(g)
+    it = 0
+    done = False
+    for it in range(1, max_iter + 1):
+        s = 2 * w2 * kappa + g
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                new, nu_err = ev.nu(s)
+        except ValueError as exc:
+            raise ValueError(
+                f"sigma_w2={w2!r} is beyond the contraction limit for activation "
+                f"{act_name!r}: the diagonal iteration reached variance {float(s.max())!r} "
+                f"after measured contraction factor {ratio:.6g} ({exc})") from None
+        step = np.abs(new - kappa)
+        if not np.all(np.isfinite(new)):
+            raise ValueError(
+                f"sigma_w2={w2!r} is beyond the contraction limit for activation "
+                f"{act_name!r}: the diagonal iteration diverged (measured contraction "
+                f"factor {ratio:.6g} >= 1)")
+        m_step, m_last = float(step.max()), float(last.max())
+        if np.isfinite(m_last) and m_last > 1e3 * _EPS * max(1.0, float(np.abs(new).max())):
+            ratio = m_step / m_last
+            growth = growth + 1 if ratio >= 1.0 else 0
+            if growth >= 8:
+                raise ValueError(
+                    f"sigma_w2={w2!r} is beyond the contraction limit for activation "
+                    f"{act_name!r}: measured contraction factor of the diagonal "
+                    f"iteration {ratio:.6g} >= 1")
+        kappa, last = new, step
+        if m_step <= 2 * _EPS * max(float(np.abs(kappa).max()), 1e-300):
+            done = True
+            break
+    s = 2 * w2 * kappa + g
+    return kappa, s, it, last, nu_err, ratio, done
+
+
+# ---------------------------------------------------------------------------
+# the public entry point
+# ---------------------------------------------------------------------------
+
+def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None,
+                    cols=None, allow_parallel=False, raise_on_failure=True, method="auto",
+                    degree=None):
+    """Population Gram matrix K at the equilibrium point, with Sigma, Kdot, Theta, lambda_*.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Data, rows are samples. No row may be zero, no two rows parallel.
+    act : str or sympy.Expr or Activation
+        The activation (anything :func:`hermite_dual.activation` accepts).
+    sigma_w2 : float
+        ``sigma_w^2`` (``W_ij ~ N(0, 2 sigma_w^2 / m)``), ``>= 0``; the kernel map must be a
+        contraction (measured, see Raises).
+    tol : float
+        Required bound on the fixed-point error (residual / (1 - contraction)).
+    max_iter : int
+        Cap on the diagonal fixed-point iterations and on each entry's Newton steps.
+    rows, cols : sequence of int, optional
+        Compute only the block ``K[rows][:, cols]`` (default: all points).  Only the
+        points in the block are touched (plus O(n d) norms).
+    allow_parallel : bool
+        Accept parallel (or anti-parallel) rows, which the theory excludes.
+    raise_on_failure : bool
+        Raise :class:`EquilibriumNotConverged` when a fixed point did not converge;
+        with False, return the result with ``converged=False``.
+    method : {"auto", "equal", "general"}
+        ``"equal"``: tabulated F for equal norms (requires ``||x_i||^2`` equal to
+        ``64 eps`` relative); ``"general"``: entrywise Newton; ``"auto"`` picks
+        ``"equal"`` when the norms agree to rounding.
+    degree : int, optional
+        Hermite degree of the Mehler series tables (default 200).
+
+    Returns
+    -------
+    EquilibriumKernel
+
+    Raises
+    ------
+    ValueError
+        Non-finite entries, zero rows, parallel rows (naming the pair), a wrong shape,
+        bad ``sigma_w2``/``tol``/``max_iter``/``rows``/``cols``/``method``/``degree``,
+        unequal norms with ``method="equal"``, or ``sigma_w2`` beyond the contraction
+        limit (quoting the measured contraction factor).
+    TypeError
+        X that is not a real array.
+    EquilibriumNotConverged
+        A fixed point did not converge within ``max_iter`` (unless
+        ``raise_on_failure=False``); ``.result`` holds the non-converged result.
+
+    Notes
+    -----
+    MATH.md section 5; see :class:`EquilibriumKernel` for which parts of the error bound
+    are certified and which are estimated.  The equal-norm path tabulates
+    ``F(u) = K_ij`` for ``u = g_ij / g_0`` on ``2^14`` intervals of [-1, 1].
+
+    Examples
+    --------
+    sin has a closed form, tanh uses Mehler series; both paths agree:
+
+    >>> import numpy as np
+    >>> import hermite_dual as hd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((6, 3))
+    >>> X *= np.sqrt(3) / np.linalg.norm(X, axis=1, keepdims=True)
+    >>> a = hd.population_gram(X, "tanh", method="equal")
+    >>> b = hd.population_gram(X, "tanh", method="general")
+    >>> bool(np.max(np.abs(a.K - b.K)) < 1e-14), a.error_bound < 1e-13
+    (True, True)
+    """
+    t_start = time.perf_counter()
+    timing = {}
+    act = activation(act)
+    w2 = _check_real(sigma_w2, "sigma_w2", lo=0.0)
+    tol = _check_real(tol, "tol", lo=0.0, lo_open=True)
+    max_iter = _check_int(max_iter, "max_iter", 1)
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    degree = _DEFAULT_DEGREE if degree is None else _check_int(degree, "degree", 1, 400)
+    X = _check_X(X)
+    n, d = X.shape
+    rows = _check_index(rows, n, "rows")
+    cols = _check_index(cols, n, "cols")
+    pts = np.unique(np.concatenate([rows, cols]))
+    norms2 = np.einsum("ij,ij->i", X[pts], X[pts])
+    zero = norms2 == 0.0
+    if zero.any():
+        raise ValueError(f"X has a zero row: row {int(pts[zero][0])} (the theory needs "
+                         "non-zero inputs)")
+    gdiag = np.full(n, np.nan)
+    gdiag[pts] = 2.0 * norms2 / d
+    g0 = float(np.mean(gdiag[pts]))
+    dev = float(np.max(np.abs(gdiag[pts] / g0 - 1.0)))
+    if method == "equal" and dev > _EQUAL_NORM_RTOL:
+        raise ValueError(f"method='equal' needs rows of equal norm, but ||x_i||^2 differ "
+                         f"by a relative {dev!r}; use method='general'")
+    path = "equal" if method == "equal" or (method == "auto" and dev <= _EQUAL_NORM_RTOL) \
+        else "general"
+    kind = _kernel_kind(act)
+    ev = _Evaluator(act, kind)
+    timing["setup"] = time.perf_counter() - t_start
+
+    # -- the diagonal --------------------------------------------------------
+    t0 = time.perf_counter()
+    gd = np.array([g0]) if path == "equal" else gdiag[pts]
+    kap, sv, diag_its, diag_step, nu_err, ratio, diag_done = _solve_diagonal(
+        ev, gd, w2, max_iter, act.name)
+    L_diag = 0.0
+    D_est = 0.0
+    if w2 > 0:
+        nup = np.abs(ev.nu_prime(sv))
+        L_diag = 2 * w2 * float(nup.max())
+        D_est = float(nup.max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        nu_d = ev.nu_deriv_act(sv)
+    L_off = 2 * w2 * float(np.max(nu_d)) if np.all(np.isfinite(nu_d)) else math.inf
+    L_pre = max(L_diag, L_off if math.isfinite(L_off) else 0.0)
+    if L_pre >= 1.0:
+        raise ValueError(f"sigma_w2={w2!r} is beyond the contraction limit for activation "
+                         f"{act.name!r}: measured contraction factor {L_pre:.6g} >= 1 "
+                         f"(diagonal {L_diag:.6g}, entries {L_off:.6g})")
+    Ld = min(L_diag, 0.999)
+    diag_err = (Ld * diag_step + nu_err) / (1 - Ld)
+    kappa = np.full(n, np.nan)
+    s = np.full(n, np.nan)
+    if path == "equal":
+        kappa[pts], s[pts] = kap[0], sv[0]
+    else:
+        kappa[pts], s[pts] = kap, sv
+    timing["diagonal"] = time.perf_counter() - t0
+
+    # -- series tables -------------------------------------------------------
+    t0 = time.perf_counter()
+    pidx = np.zeros(n, dtype=np.int64)
+    if kind == kr.KIND_SERIES:
+        A, T, E, _ = _series_tables(act, degree, sv)
+        if path == "general":
+            pidx[pts] = np.arange(pts.size)
+    else:
+        A = T = E = _DUMMY
+    timing["tables"] = time.perf_counter() - t0
+
+    # -- data correlations (becomes Sigma in place) --------------------------
+    t0 = time.perf_counter()
+    G = X[rows] @ X[cols].T
+    G *= 2.0 / d
+    timing["gram_XX"] = time.perf_counter() - t0
+    if not allow_parallel and n > 1:
+        t0 = time.perf_counter()
+        gd_full = np.where(np.isnan(gdiag), 1.0, gdiag)
+        i, j = kr.find_parallel(G, rows, cols, gd_full, _PARALLEL_COS)
+        if i >= 0:
+            cosv = float(X[i] @ X[j] / math.sqrt(float(X[i] @ X[i]) * float(X[j] @ X[j])))
+            raise ValueError(f"rows {int(i)} and {int(j)} of X are parallel (cosine "
+                             f"{cosv!r}); the theory excludes parallel inputs "
+                             "(pass allow_parallel=True to compute anyway)")
+        timing["parallel_check"] = time.perf_counter() - t0
+
+    # -- the entries ---------------------------------------------------------
+    t0 = time.perf_counter()
+    K = np.empty_like(G)
+    nr = rows.size
+    row_res = np.zeros(nr)
+    row_err = np.zeros(nr)
+    row_its = np.zeros(nr, dtype=np.int64)
+    row_dv = np.zeros(nr)
+    extra_res = 0.0
+    table_err = 0.0
+    table_its = 0
+    if path == "equal":
+        nint = _TABLE_INTERVALS
+        F = np.empty(nint + 1)
+        dF = np.empty(nint + 1)
+        node_res = np.empty(nint + 1)
+        node_err = np.empty(nint + 1)
+        node_dv = np.empty(nint + 1)
+        mid_err = np.empty(nint)
+        its_tab = np.zeros(nint + 1, dtype=np.int64)
+        kr.build_table(kind, A, T, E, float(sv[0]), g0, w2, float(kap[0]), nint, max_iter, F, dF, node_res,
+                       node_err, node_dv, mid_err, its_tab)
+        scale = max(1.0, float(np.max(np.abs(F))))
+        node_pair = np.maximum(node_err[:-1], node_err[1:])
+        good = (np.isfinite(mid_err) & (mid_err <= np.maximum(32 * _EPS * scale,
+                                                              4 * node_pair)))
+        good &= np.isfinite(dF[:-1]) & np.isfinite(dF[1:])
+        timing["table"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        row_lo = np.zeros(nr, dtype=np.int64)
+        row_hi = np.zeros(nr, dtype=np.int64)
+        kr.gram_table(G, rows, cols, g0, float(kap[0]), float(sv[0]), w2, F, dF, good, kind,
+                      A, T, E, max_iter, K, row_lo, row_hi, row_res, row_err, row_its, row_dv)
+        lo, hi = int(row_lo.min()), int(row_hi.max())
+        if hi >= lo:
+            used = slice(lo, hi + 1)
+            table_err = float(np.max(node_pair[used] + 2 * mid_err[used]))
+            extra_res = float(np.max(np.maximum(node_res[lo:hi + 2], 0.0)))
+            table_its = int(its_tab[lo:hi + 2].max())
+            dv_tab = float(np.max(np.abs(node_dv[lo:hi + 2])))
+        else:
+            dv_tab = 0.0
+        local_dv = max(dv_tab, float(row_dv.max()) if nr else 0.0)
+    else:
+        kr.gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, max_iter, K,
+                        row_res, row_err, row_its, row_dv)
+        local_dv = float(row_dv.max()) if nr else 0.0
+    timing["entries"] = time.perf_counter() - t0
+    Sigma = G
+
+    # -- errors --------------------------------------------------------------
+    L_loc = 2 * w2 * local_dv
+    L = L_off if math.isfinite(L_off) else L_loc
+    contraction = max(L_diag, L)
+    if contraction >= 1.0:
+        raise ValueError(f"sigma_w2={w2!r} is beyond the contraction limit for activation "
+                         f"{act.name!r}: measured contraction factor {contraction:.6g} >= 1")
+    off_err = max(float(row_err.max()) if nr else 0.0, table_err) / (1 - L)
+    dk = float(np.max(diag_err))
+    prop = 2 * w2 * dk * (D_est + (float(np.max(nu_d)) if math.isfinite(L_off) else local_dv))
+    norm_term = dev * g0 * (D_est + 1.0) / (1 - contraction) if path == "equal" else 0.0
+    error_bound = max(dk, off_err + prop / (1 - L)) + norm_term
+    residual = max(float(np.max(diag_step)), float(row_res.max()) if nr else 0.0, extra_res)
+    iterations = int(diag_its + max(int(row_its.max()) if nr else 0, table_its))
+    fp_bound = max(float(np.max(diag_err)),
+                   (float(row_res.max()) if nr else 0.0) / (1 - L),
+                   extra_res / (1 - L))
+    converged = bool(diag_done and fp_bound <= tol and np.isfinite(error_bound)
+                     and np.all(np.isfinite(K)))
+    timing["total"] = time.perf_counter() - t_start
+    result = EquilibriumKernel(
+        K=K, Sigma=Sigma, rows=rows, cols=cols, converged=converged, iterations=iterations,
+        residual=residual, error_bound=float(error_bound), contraction=float(contraction),
+        kappa=kappa, s=s, method=path, kernel=kr.KIND_NAMES.get(kind, "series"),
+        sigma_w2=w2, activation=act, timing=timing, _kind=kind, _evaluator=ev,
+        _degree=degree)
+    if not converged and raise_on_failure:
+        raise EquilibriumNotConverged(
+            f"the equilibrium kernel of {act.name!r} at sigma_w2={w2!r} did not converge "
+            f"within max_iter={max_iter}: residual {residual:.3g}, fixed-point error bound "
+            f"{fp_bound:.3g} > tol={tol!r} (pass raise_on_failure=False to get the "
+            "result anyway)", result)
+    return result
+
+
+def describe_gram(result):
+    """A JSON-able summary of an :class:`EquilibriumKernel` (for ``hermite-dual gram``).
+
+    Computes ``lambda_min`` and the certificate when the block is principal.
+
+    Returns
+    -------
+    dict
+        Keys ``activation``, ``sigma_w2``, ``n``, ``shape``, ``method``, ``kernel``,
+        ``lambda_min``, ``lambda_min_error``, ``certificate`` (None for non-principal
+        blocks), ``iterations``, ``converged``, ``residual``, ``error_bound``,
+        ``error_kind``, ``contraction``, ``timing`` (seconds per stage).
+
+    Examples
+    --------
+    >>> import numpy as np, json
+    >>> import hermite_dual as hd
+    >>> from hermite_dual.equilibrium import describe_gram
+    >>> X = np.array([[1.0, 0.0], [0.6, 0.8]]) * np.sqrt(2)
+    >>> d = describe_gram(hd.population_gram(X, "relu"))
+    >>> d["n"], d["converged"], d["certificate"] <= d["lambda_min"]
+    (2, True, True)
+    >>> isinstance(json.dumps(d), str)
+    True
+    """
+    if not isinstance(result, EquilibriumKernel):
+        raise TypeError(f"describe_gram needs an EquilibriumKernel, got "
+                        f"{type(result).__name__}")
+    principal = result.is_principal
+    out = {
+        "activation": result.activation.name,
+        "expr": sp.sstr(result.activation.expr),
+        "sigma_w2": result.sigma_w2,
+        "n": int(result.n),
+        "shape": [int(v) for v in result.K.shape],
+        "method": result.method,
+        "kernel": result.kernel,
+        "lambda_min": float(result.lambda_min) if principal else None,
+        "lambda_min_error": float(result.lambda_min_error) if principal else None,
+        "certificate": float(result.certificate) if principal else None,
+        "iterations": int(result.iterations),
+        "converged": bool(result.converged),
+        "residual": float(result.residual),
+        "error_bound": float(result.error_bound),
+        "error_kind": ("Newton/contraction residual bound and Parseval tail certified; "
+                       "rounding, coefficient and interpolation errors estimated"),
+        "contraction": float(result.contraction),
+        "timing": {k: float(v) for k, v in result.timing.items()},
+    }
+    return out
