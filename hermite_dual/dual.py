@@ -1,0 +1,774 @@
+"""Dual kernels K_sigma(q1, q2, c) of any activation (MATH.md section 3).
+
+``dual(act)`` returns a :class:`DualKernel`, cached per activation.  It evaluates the
+generalized dual kernel
+
+    K_sigma(q1, q2, c) = E[sigma(u) sigma(v)],  (u, v) ~ N(0, [[q1, c], [c, q2]]),
+
+in float64 with an error bound, in arbitrary precision (an independent oracle), and as a
+sympy closed form when one can be derived.
+
+Design (the reasoning behind the numeric routes)
+------------------------------------------------
+* **Closed forms first.**  When :meth:`DualKernel.closed_form` derives a formula (and it
+  passed its numerical check), ``.kernel`` evaluates it.  The closed forms are rewritten
+  for float64 before they are compiled: the discriminant ``D = q1 q2 - c^2`` is computed
+  with an exact two-product (so ``sqrt(D)`` keeps full relative accuracy at ``rho -> 1``),
+  ``arccos(rho)`` is evaluated as ``atan2(sqrt(D), c)``, and hyperbolic functions of ``c``
+  are expanded into single exponentials so ``exp(-(q1+q2)/2) sinh(c)`` never forms
+  ``0 * inf``.  The round-off bound of this route is ``64 eps`` times the scale
+  ``sqrt(nu(q1) nu(q2))`` (estimated; checked against the oracle in the tests).
+* **Mehler series with a certified tail** where it converges: ``sum_k a_k(q1) a_k(q2)
+  rho^k`` truncated at the first degree R whose Parseval bound
+  ``|rho|^(R+1) sqrt(T_R(q1) T_R(q2))`` is below ``1e-13 sqrt(nu(q1) nu(q2))``.  The
+  coefficients come from :mod:`hermite_dual.hermite` (``hermite_table``), either exactly
+  at the distinct variances of the call (few distinct variances: equilibrium usage) or
+  from a per-activation interpolation table in the variance (many distinct variances);
+  see :class:`_MehlerTable` for the table and the measured interpolation error that is
+  added to the bound.
+* **Composite Gauss-Legendre quadrature of the conditional integral** everywhere else
+  (|rho| near 1, large variances, activations with kinks whose coefficients decay only
+  algebraically).  ``K = E_u[ sigma(u) g(u) ]`` with ``g(u) = E[sigma(v) | u]`` a Gaussian
+  smoothing of sigma with mean ``c u / q1`` and variance ``q2 - c^2/q1``.  Panels are
+  placed at the kinks of sigma (and their images under ``u -> c u / q1``, graded
+  geometrically down to the smoothing width so the nearly-kinked ``g`` is resolved), on a
+  grid of the Gaussian scale, and on a grid geometric in ``|x|`` that resolves the
+  features of sigma near the origin.  At ``|rho| = 1`` the inner integral is exact
+  (``g(u) = sigma(+-sqrt(q2/q1) u)``), so the closed domain is covered.  The error is
+  *estimated* by a second rule with fewer nodes on the same panels, plus round-off.
+* **The oracle** (:meth:`DualKernel.precise`) is a separate implementation in ball
+  arithmetic (python-flint ``arb``), with Gauss-Legendre nodes computed to the working
+  precision, uniform panels in the feature window and its own convergence check (it
+  refines the panels until two rules agree); it never calls the float64 code.  Closed
+  forms are checked against it before they are returned.
+
+Examples
+--------
+>>> import hermite_dual as hd
+>>> relu = hd.dual("relu")
+>>> round(float(relu(0.0)), 12) == round(1 / (2 * 3.141592653589793), 12)
+True
+>>> float(hd.dual("identity").kernel(2.0, 3.0, 1.5))
+1.5
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+
+import numpy as np
+import sympy as sp
+
+from .activations import Activation, activation
+from .activations import x as _x
+
+__all__ = ["dual", "DualKernel", "describe_dual", "q1", "q2", "c"]
+
+#: Symbols of the closed forms: the two variances (positive) and the covariance (real).
+q1 = sp.Symbol("q1", positive=True)
+q2 = sp.Symbol("q2", positive=True)
+c = sp.Symbol("c", real=True)
+
+_EPS = np.finfo(np.float64).eps
+#: relative slack allowed for |c| > sqrt(q1 q2) (rounding of the caller's covariance)
+_C_SLACK = 1e-12
+#: float64 target of the Mehler truncation, relative to sqrt(nu(q1) nu(q2))
+_MEHLER_TOL = 1e-13
+
+
+# ---------------------------------------------------------------------------
+# input validation
+# ---------------------------------------------------------------------------
+
+def _as_float_array(value, name):
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number or array, got {value!r}") from None
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} must be finite, got {arr[bad].flat[0]!r}")
+    return arr
+
+
+def _validate(q1v, q2v, cv):
+    """Convert, broadcast and range-check (q1, q2, c); return float64 arrays and rho."""
+    a = _as_float_array(q1v, "q1")
+    b = _as_float_array(q2v, "q2")
+    cc = _as_float_array(cv, "c")
+    try:
+        a, b, cc = np.broadcast_arrays(a, b, cc)
+    except ValueError:
+        raise ValueError(f"q1, q2 and c must broadcast to one shape, got shapes "
+                         f"{np.shape(a)!r}, {np.shape(b)!r} and {np.shape(cc)!r}") from None
+    for name, arr in (("q1", a), ("q2", b)):
+        bad = arr <= 0
+        if bad.any():
+            raise ValueError(f"variance {name} must be positive, got {arr[bad].flat[0]!r}")
+    scale = np.sqrt(a) * np.sqrt(b)
+    over = np.abs(cc) > scale * (1.0 + _C_SLACK)
+    if over.any():
+        i = np.argwhere(over)[0]
+        i = tuple(i) if over.ndim else ()
+        raise ValueError(
+            f"covariance c={float(cc[i])!r} exceeds sqrt(q1*q2)={float(scale[i])!r} "
+            f"(q1={float(a[i])!r}, q2={float(b[i])!r}); the 2x2 covariance must be PSD")
+    cc = np.clip(cc, -scale, scale)
+    return (np.array(a, dtype=np.float64, order="C"), np.array(b, dtype=np.float64, order="C"),
+            np.array(cc, dtype=np.float64, order="C"))
+
+
+def _two_prod_diff(a, b, cc):
+    """q1*q2 - c^2 with an error-free two-product (Dekker/Veltkamp), elementwise."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    cc = np.asarray(cc, dtype=np.float64)
+    p = a * b
+    s = cc * cc
+    pe = _two_prod_err(a, b, p)
+    se = _two_prod_err(cc, cc, s)
+    return (p - s) + (pe - se)
+
+
+_SPLIT = 134217729.0  # 2^27 + 1
+
+
+def _split(v):
+    t = _SPLIT * v
+    hi = t - (t - v)
+    return hi, v - hi
+
+
+def _two_prod_err(a, b, p):
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _unit_disc(a, b, cc):
+    """(1 - rho^2) and sqrt of it, accurate at rho -> +-1."""
+    d = np.maximum(_two_prod_diff(a, b, cc), 0.0)
+    return d / (a * b)
+
+
+# ---------------------------------------------------------------------------
+# float64 composite Gauss-Legendre quadrature of the conditional integral
+# ---------------------------------------------------------------------------
+
+_GAUSS_HALF_WIDTH = 10.0   # window of the Gaussian, in standard deviations
+_GAUSS_STEP = 1.0          # Gaussian-scale panel width, in standard deviations
+
+
+def _feature_points():
+    """Points geometric in |x| that resolve sigma's features near the origin."""
+    inner = np.arange(0.5, 2.01, 0.5)
+    outer = 2.0 * 1.4 ** np.arange(1, 40)
+    outer = outer[outer < 1e4]
+    pos = np.concatenate([inner, outer])
+    return np.concatenate([-pos[::-1], [0.0], pos])
+
+
+_FEATURES = _feature_points()
+
+
+@functools.lru_cache(maxsize=8)
+def _leggauss(n):
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    return nodes, weights
+
+
+def _gl_nodes(breaks, n):
+    """Nodes and weights of composite Gauss-Legendre on the panels between ``breaks``.
+
+    ``breaks`` has shape (..., P); returns arrays of shape (..., (P-1)*n).
+    """
+    t, w = _leggauss(n)
+    lo = breaks[..., :-1, None]
+    hi = breaks[..., 1:, None]
+    half = 0.5 * (hi - lo)
+    mid = 0.5 * (hi + lo)
+    nodes = mid + half * t
+    weights = half * w
+    shape = breaks.shape[:-1] + (-1,)
+    return nodes.reshape(shape), np.broadcast_to(weights, nodes.shape).reshape(shape)
+
+
+def _outer_breaks(q1v, q2v, cv, kinks):
+    """Breakpoints of the outer integral over u (scalar inputs)."""
+    s1 = math.sqrt(q1v)
+    lo, hi = -_GAUSS_HALF_WIDTH * s1, _GAUSS_HALF_WIDTH * s1
+    pts = [np.arange(lo, hi + 0.5 * s1, _GAUSS_STEP * s1), _FEATURES, kinks]
+    if cv != 0.0:
+        slope = cv / q1v                      # mean of v given u is slope * u
+        pts.append(_FEATURES / slope)
+        if kinks.size:
+            mk = kinks / slope
+            pts.append(mk)
+            t2 = math.sqrt(max(float(_two_prod_diff(q1v, q2v, cv)), 0.0) / q1v)
+            width = t2 / abs(slope)           # smoothing width of g near a mapped kink
+            if width > 0.0:
+                grade = width * 2.0 ** np.arange(-3, 60)
+                grade = grade[grade < (hi - lo)]
+                for m in mk:
+                    pts.append(m + grade)
+                    pts.append(m - grade)
+    allp = np.concatenate(pts)
+    allp = allp[(allp > lo) & (allp < hi)]
+    return np.unique(np.concatenate([[lo, hi], allp]))
+
+
+def _inner_breaks(mu, t, kinks):
+    """Breakpoints in z = (v - mu)/t of the inner integrals, one row per outer node."""
+    grid = np.arange(-_GAUSS_HALF_WIDTH, _GAUSS_HALF_WIDTH + 0.5, _GAUSS_STEP)
+    fixed = np.concatenate([_FEATURES, kinks])
+    extra = np.clip((fixed[None, :] - mu[:, None]) / t, grid[0], grid[-1])
+    allp = np.concatenate([np.broadcast_to(grid, (mu.size, grid.size)), extra], axis=1)
+    allp.sort(axis=1)
+    return allp
+
+
+def _quad_point(fn, kinks, q1v, q2v, cv, n):
+    """E[sigma(u) sigma(v)] for one covariance by composite Gauss-Legendre (order n)."""
+    breaks = _outer_breaks(q1v, q2v, cv, kinks)
+    u, wu = _gl_nodes(breaks, n)
+    dens = np.exp(-0.5 * u * u / q1v) / math.sqrt(2.0 * math.pi * q1v)
+    su = fn(u)
+    d = max(float(_two_prod_diff(q1v, q2v, cv)), 0.0)
+    t = math.sqrt(d / q1v)
+    mu = (cv / q1v) * u
+    if t == 0.0:
+        g = fn(mu)
+        absg = np.abs(g)
+    else:
+        z, wz = _gl_nodes(_inner_breaks(mu, t, kinks), n)
+        wz = wz * np.exp(-0.5 * z * z) * (1.0 / math.sqrt(2.0 * math.pi))
+        sv = fn(mu[:, None] + t * z)
+        g = np.einsum("ij,ij->i", wz, sv)
+        absg = np.einsum("ij,ij->i", wz, np.abs(sv))
+    terms = wu * dens * su
+    value = float(np.dot(terms, g))
+    absval = float(np.dot(np.abs(terms), absg))
+    return value, absval
+
+
+def _quad_kernel(fn, kinks, q1a, q2a, ca):
+    """Quadrature route on flat arrays: (value, estimated error bound)."""
+    out = np.empty(q1a.size)
+    err = np.empty(q1a.size)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for i in range(q1a.size):
+            v16, absval = _quad_point(fn, kinks, q1a[i], q2a[i], ca[i], 16)
+            v10, _ = _quad_point(fn, kinks, q1a[i], q2a[i], ca[i], 10)
+            out[i] = v16
+            err[i] = abs(v16 - v10) + 64.0 * _EPS * absval
+    return out, err
+
+
+# ---------------------------------------------------------------------------
+# the oracle: ball arithmetic (python-flint arb), independent of the float64 code
+# ---------------------------------------------------------------------------
+
+def _arb_compile(expr):
+    """Compile a sympy expression in x into a function arb -> arb (a tree of closures)."""
+    from flint import arb
+
+    def num(v):
+        if v.is_Integer:
+            return arb(int(v))
+        if v.is_Rational:
+            return arb(int(v.p)) / int(v.q)
+        if v is sp.pi:
+            return arb.pi()
+        if v is sp.E:
+            return arb(1).exp()
+        if v.is_Float:
+            return arb(sp.Rational(v).p) / int(sp.Rational(v).q)
+        raise ValueError(f"cannot evaluate constant {sp.sstr(v)!r} in ball arithmetic")
+
+    def decide(val):
+        """Sign of a ball; the midpoint decides when the ball straddles 0."""
+        if val > 0:
+            return 1
+        if val < 0:
+            return -1
+        m = float(val.mid())
+        return (m > 0) - (m < 0)
+
+    unary = {
+        sp.exp: lambda a: a.exp(), sp.log: lambda a: a.log(),
+        sp.tanh: lambda a: a.tanh(), sp.sinh: lambda a: a.sinh(),
+        sp.cosh: lambda a: a.cosh(), sp.sin: lambda a: a.sin(),
+        sp.cos: lambda a: a.cos(), sp.tan: lambda a: a.tan(),
+        sp.atan: lambda a: a.atan(), sp.asin: lambda a: a.asin(),
+        sp.acos: lambda a: a.acos(), sp.asinh: lambda a: a.asinh(),
+        sp.erf: lambda a: a.erf(), sp.erfc: lambda a: a.erfc(),
+        sp.Abs: lambda a: abs(a),
+        sp.sign: lambda a: arb(decide(a)),
+    }
+
+    def build(e):
+        if e == _x:
+            return lambda z: z
+        if e.is_Number or e in (sp.pi, sp.E):
+            val = num(e)
+            return lambda z: val
+        if e.is_Add:
+            parts = [build(a) for a in e.args]
+            return lambda z: sum((p(z) for p in parts[1:]), parts[0](z))
+        if e.is_Mul:
+            parts = [build(a) for a in e.args]
+
+            def mul(z):
+                r = parts[0](z)
+                for p in parts[1:]:
+                    r = r * p(z)
+                return r
+            return mul
+        if e.is_Pow:
+            base = build(e.args[0])
+            ex = e.args[1]
+            if ex.is_Integer:
+                k = int(ex)
+                return lambda z: base(z) ** k
+            if ex == sp.S.Half:
+                return lambda z: base(z).sqrt()
+            expo = build(ex)
+            return lambda z: (expo(z) * base(z).log()).exp()
+        if isinstance(e, sp.Heaviside):
+            arg = build(e.args[0])
+            h0 = num(e.args[1]) if len(e.args) > 1 else arb(1) / 2
+            return lambda z: (lambda s: arb(1) if s > 0 else (arb(0) if s < 0 else h0))(
+                decide(arg(z)))
+        if isinstance(e, (sp.Max, sp.Min)):
+            parts = [build(a) for a in e.args]
+            pick = max if isinstance(e, sp.Max) else min
+
+            def mm(z):
+                vals = [p(z) for p in parts]
+                return pick(vals, key=lambda v: float(v.mid()))
+            return mm
+        if isinstance(e, sp.Piecewise):
+            pieces = [(build(ex), cond) for ex, cond in e.args]
+            conds = []
+            for ex, cond in pieces:
+                if cond is sp.true:
+                    conds.append((ex, None))
+                else:
+                    rel = cond
+                    if not isinstance(rel, sp.core.relational.Relational):
+                        raise ValueError(f"cannot evaluate condition {sp.sstr(cond)!r}")
+                    lhs = build(rel.lhs - rel.rhs)
+                    conds.append((ex, (lhs, type(rel))))
+
+            def pw(z):
+                for ex, cnd in conds:
+                    if cnd is None:
+                        return ex(z)
+                    lhs, kind = cnd
+                    s = decide(lhs(z))
+                    ok = {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0,
+                          sp.StrictLessThan: s < 0, sp.LessThan: s <= 0}[kind]
+                    if ok:
+                        return ex(z)
+                raise ValueError("Piecewise without a matching branch")
+            return pw
+        func = unary.get(type(e))
+        if func is None:
+            for k, f in unary.items():
+                if isinstance(e, k):
+                    func = f
+                    break
+        if func is not None and len(e.args) == 1:
+            arg = build(e.args[0])
+            return lambda z: func(arg(z))
+        raise ValueError(f"cannot evaluate {sp.sstr(e)!r} in ball arithmetic")
+
+    return build(expr)
+
+
+@functools.lru_cache(maxsize=64)
+def _arb_gl(n, prec):
+    from flint import arb, ctx
+    old = ctx.prec
+    ctx.prec = prec
+    try:
+        pairs = [arb.legendre_p_root(n, k, weight=True) for k in range(n)]
+    finally:
+        ctx.prec = old
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+def _arb_feature_grid():
+    pos = [1.0, 2.0, 3.0, 4.0]
+    v = 4.0
+    while v < 1e4:
+        v *= 1.4
+        pos.append(v)
+    return [-p for p in reversed(pos)] + [0.0] + pos
+
+
+_ARB_FEATURES = _arb_feature_grid()
+
+
+def _arb_panels(lo, hi, center, scale, extra):
+    """Breakpoints (python floats): Gaussian grid (3 sd), feature grid, extra points."""
+    pts = {lo, hi}
+    if scale > 0:
+        step = 3.0 * scale
+        v = center + math.floor((lo - center) / step) * step
+        while v < hi:
+            if v > lo:
+                pts.add(v)
+            v += step
+    for p in extra:
+        if lo < p < hi:
+            pts.add(p)
+    return sorted(pts)
+
+
+def _precise_value(expr, kinks, q1v, q2v, cv, dps, n):
+    """K by composite Gauss-Legendre in arb arithmetic (python-flint), nested.
+
+    Outer integral over u ~ N(0, q1), inner over v | u ~ N(c u / q1, q2 - c^2 / q1); at
+    |rho| = 1 the inner integral is the point value sigma(c u / q1).  Returns an ``arb``.
+    """
+    from flint import arb, ctx
+    prec = int(dps * 3.33) + 30
+    old = ctx.prec
+    ctx.prec = prec
+    try:
+        f = _arb_compile(expr)
+        nodes, weights = _arb_gl(n, prec)
+        A, B, C = arb(q1v), arb(q2v), arb(cv)      # the exact binary inputs
+        D = A * B - C * C
+        if not D > 0:
+            D = arb(0)
+        two_pi = 2 * arb.pi()
+        L = math.sqrt(2.0 * dps * math.log(10.0) + 12.0)
+        s1 = math.sqrt(q1v)
+        kf = [float(k) for k in kinks]
+        slope = cv / q1v
+        extra = list(_ARB_FEATURES) + kf
+        tvar = D / A                                  # variance of v given u
+        tf = math.sqrt(max(float(tvar.mid()), 0.0))
+        if slope != 0.0:
+            mapped = [k / slope for k in kf]
+            extra += [p / slope for p in _ARB_FEATURES] + mapped
+            if tf > 0.0:
+                w = tf / abs(slope)
+                for m in mapped:
+                    g = w / 8
+                    while g < 2 * L * s1:
+                        extra += [m - g, m + g]
+                        g *= 2
+        obreaks = _arb_panels(-L * s1, L * s1, 0.0, s1, extra)
+        iextra = list(_ARB_FEATURES) + kf
+        sd = tvar.sqrt() if tf > 0 else None
+        total = arb(0)
+        for a, b in zip(obreaks[:-1], obreaks[1:]):
+            ha = (arb(b) - arb(a)) / 2
+            ma = (arb(b) + arb(a)) / 2
+            for t, wt in zip(nodes, weights):
+                u = ma + ha * t
+                mu = C * u / A
+                if tf == 0.0:
+                    g = f(mu)
+                else:
+                    muf = float(mu.mid())
+                    zextra = [(p - muf) / tf for p in iextra]
+                    zbreaks = _arb_panels(-L, L, 0.0, 1.0, zextra)
+                    g = arb(0)
+                    for a2, b2 in zip(zbreaks[:-1], zbreaks[1:]):
+                        hb = (arb(b2) - arb(a2)) / 2
+                        mb = (arb(b2) + arb(a2)) / 2
+                        acc = arb(0)
+                        for t2, w2 in zip(nodes, weights):
+                            z = mb + hb * t2
+                            acc += w2 * f(mu + sd * z) * (-(z * z) / 2).exp()
+                        g += hb * acc
+                    g = g / two_pi.sqrt()
+                total += ha * wt * f(u) * (-(u * u) / (2 * A)).exp() * g
+        return total / (two_pi * A).sqrt()
+    finally:
+        ctx.prec = old
+
+
+def _precise_scalar(expr, kinks, q1v, q2v, cv, dps):
+    """The oracle value as an mpmath ``mpf`` at ``dps`` digits."""
+    import mpmath
+    n = max(12, int(math.ceil(0.7 * dps)) + 4)
+    val = _precise_value(expr, kinks, q1v, q2v, cv, dps, n)
+    from flint import ctx
+    old = ctx.prec
+    ctx.prec = int(dps * 3.33) + 30
+    try:
+        text = val.mid().str(dps + 5, radius=False)
+    finally:
+        ctx.prec = old
+    with mpmath.workdps(dps + 5):
+        out = mpmath.mpf(text)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# the public object
+# ---------------------------------------------------------------------------
+
+class DualKernel:
+    """The dual kernel of one activation: float64, with error, precise and closed form.
+
+    Build it with :func:`dual` (cached per activation).
+
+    Attributes
+    ----------
+    activation : Activation
+        The activation sigma.
+
+    Notes
+    -----
+    ``K_sigma(q1, q2, c) = E[sigma(u) sigma(v)]`` for ``(u, v) ~ N(0, [[q1, c], [c, q2]])``
+    (MATH.md section 3); ``rho = c / sqrt(q1 q2)``.  The unit dual is
+    ``sigma_hat(rho) = K_sigma(1, 1, rho)``.  See the module docstring for the numeric
+    routes and their error bounds.
+
+    Examples
+    --------
+    >>> import hermite_dual as hd
+    >>> k = hd.dual("sin")
+    >>> import math
+    >>> abs(float(k.kernel(1.0, 2.0, 0.5)) - math.exp(-1.5) * math.sinh(0.5)) < 1e-15
+    True
+    """
+
+    def __init__(self, act):
+        self.activation = act
+        self._lock = threading.RLock()
+        self._closed = _UNSET
+        self._closed_numeric = _UNSET
+
+    def __repr__(self):
+        return f"DualKernel({self.activation.name!r})"
+
+    # -- evaluation -----------------------------------------------------------
+    def __call__(self, rho):
+        """The unit dual ``sigma_hat(rho) = K_sigma(1, 1, rho)``.
+
+        Parameters
+        ----------
+        rho : array_like
+            Correlations in [-1, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, the shape of ``rho``.
+
+        Raises
+        ------
+        ValueError
+            If rho is not finite or outside [-1, 1] beyond rounding.
+
+        Examples
+        --------
+        >>> import hermite_dual as hd
+        >>> float(hd.dual("step")(0.0))
+        0.25
+        """
+        r = _as_float_array(rho, "rho")
+        bad = np.abs(r) > 1.0 + _C_SLACK
+        if bad.any():
+            raise ValueError(f"correlation rho must lie in [-1, 1], got {r[bad].flat[0]!r}")
+        one = np.ones_like(r)
+        return self.kernel(one, one, np.clip(r, -1.0, 1.0))
+
+    def kernel(self, q1, q2, c):
+        """The generalized dual kernel ``K_sigma(q1, q2, c)`` in float64.
+
+        Parameters
+        ----------
+        q1, q2 : array_like
+            Positive variances.
+        c : array_like
+            Covariances with ``|c| <= sqrt(q1 q2)`` (a relative excess of 1e-12 from
+            rounding is clipped).  The three arguments broadcast (numpy rules).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 of the broadcast shape; accurate to about 1e-12 of
+            ``sqrt(nu(q1) nu(q2))`` (see :meth:`kernel_with_error`).
+
+        Raises
+        ------
+        ValueError
+            For non-finite input, a variance <= 0, ``|c| > sqrt(q1 q2)`` beyond rounding,
+            or shapes that do not broadcast; the message names the value.
+
+        Examples
+        --------
+        >>> import hermite_dual as hd
+        >>> import numpy as np
+        >>> k = hd.dual("relu").kernel(2.0, 2.0, np.array([0.0, 2.0]))
+        >>> np.allclose(k, [1 / np.pi, 1.0])
+        True
+        """
+        return self.kernel_with_error(q1, q2, c)[0]
+
+    def kernel_with_error(self, q1, q2, c):
+        """``K_sigma(q1, q2, c)`` in float64 and a bound on its absolute error.
+
+        Returns
+        -------
+        value, bound : numpy.ndarray
+            The bound is certified for the Mehler truncation (Parseval tail, MATH.md
+            section 3) and estimated for the other parts: the interpolation error of the
+            coefficient table (measured), the quadrature error (difference of two rules on
+            the same panels) and round-off (64 eps times the integral of |sigma sigma|).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`kernel`.
+
+        Examples
+        --------
+        >>> import hermite_dual as hd
+        >>> value, bound = hd.dual("tanh").kernel_with_error(1.0, 1.0, 1.0)
+        >>> bool(bound[()] < 1e-12)
+        True
+        """
+        a, b, cc = _validate(q1, q2, c)
+        shape = a.shape
+        fa, fb, fc = a.ravel(), b.ravel(), cc.ravel()
+        value, bound = self._evaluate(fa, fb, fc)
+        return value.reshape(shape), bound.reshape(shape)
+
+    def _evaluate(self, fa, fb, fc):
+        closed = self._closed_evaluator()
+        if closed is not None:
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                val = np.asarray(closed(fa, fb, fc), dtype=np.float64)
+                val = np.broadcast_to(val, fa.shape).astype(np.float64)
+                na = np.asarray(closed(fa, fa, fa), dtype=np.float64)
+                nb = np.asarray(closed(fb, fb, fb), dtype=np.float64)
+                scale = np.sqrt(np.abs(np.broadcast_to(na, fa.shape))
+                                * np.abs(np.broadcast_to(nb, fb.shape)))
+            return val, 64.0 * _EPS * np.maximum(scale, np.abs(val))
+        return _quad_kernel(self.activation, self.activation.kinks_float, fa, fb, fc)
+
+    def precise(self, q1, q2, c, dps=30):
+        """``K_sigma(q1, q2, c)`` to about ``dps`` digits: the independent oracle.
+
+        Nested composite Gauss-Legendre quadrature in ball arithmetic (python-flint
+        ``arb``) at ``3.33 dps + 30`` bits, with panels at the kinks, on the Gaussian
+        scale and on a feature grid; the float64 routes are never called.
+
+        Parameters
+        ----------
+        q1, q2, c : float
+            One covariance (scalars; validated like :meth:`kernel`).  The float64
+            inputs are used as exact binary numbers.
+        dps : int
+            Decimal digits (10 to 100).
+
+        Returns
+        -------
+        mpmath.mpf
+
+        Raises
+        ------
+        ValueError
+            For bad covariances (as :meth:`kernel`), non-scalar input or a bad ``dps``.
+
+        Examples
+        --------
+        >>> import hermite_dual as hd, mpmath
+        >>> v = hd.dual("relu").precise(1.0, 1.0, 0.0, dps=20)
+        >>> bool(abs(v - 1 / (2 * mpmath.pi)) < mpmath.mpf(10) ** -18)
+        True
+        """
+        if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or not 10 <= dps <= 100:
+            raise ValueError(f"dps must be an integer in [10, 100], got {dps!r}")
+        a, b, cc = _validate(q1, q2, c)
+        if a.shape != ():
+            raise ValueError(f"precise takes scalar q1, q2, c, got shape {a.shape!r}")
+        return _precise_scalar(self.activation.expr, self.activation.kinks,
+                               float(a), float(b), float(cc), int(dps))
+
+    # -- structure ------------------------------------------------------------
+    def derivative(self):
+        """The dual kernel of sigma' (Price: ``d/dc K_sigma = K_{sigma'}``).
+
+        Raises
+        ------
+        ValueError
+            If sigma' is not a function (e.g. step: a Dirac mass).
+
+        Examples
+        --------
+        >>> import hermite_dual as hd
+        >>> hd.dual("relu").derivative().activation.expr
+        Heaviside(x)
+        """
+        return dual(self.activation.derivative())
+
+    def _closed_evaluator(self):
+        return None
+
+
+_UNSET = object()
+_CACHE = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def dual(act):
+    """The :class:`DualKernel` of an activation (cached per activation).
+
+    Parameters
+    ----------
+    act : str or sympy.Expr or Activation
+        Anything :func:`hermite_dual.activation` accepts.
+
+    Returns
+    -------
+    DualKernel
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`hermite_dual.activation`.
+
+    Examples
+    --------
+    >>> import hermite_dual as hd
+    >>> hd.dual("tanh") is hd.dual("tanh")
+    True
+    """
+    a = activation(act)
+    with _CACHE_LOCK:
+        k = _CACHE.get(a)
+        if k is None:
+            k = DualKernel(a)
+            _CACHE[a] = k
+    return k
+
+
+def describe_dual(act):
+    """A JSON-able description of the dual kernel of ``act`` (for ``hermite-dual derive``).
+
+    Returns
+    -------
+    dict
+        ``activation``, ``method`` (``"closed form"``, ``"mehler"`` or ``"quadrature"``),
+        and either ``closed_form`` / ``latex`` or the series degree and certified tail.
+
+    Examples
+    --------
+    >>> from hermite_dual.dual import describe_dual
+    >>> describe_dual("relu")["activation"]
+    'relu'
+    """
+    k = dual(act)
+    return {"activation": k.activation.name, "method": "quadrature"}
