@@ -135,12 +135,14 @@ class _Evaluator:
         return (both[:qs.size] - both[qs.size:]) / (2 * h)
 
     def nu_deriv_act(self, qs):
-        """nu_{sigma'}(q) = E[sigma'(sqrt(q) Z)^2] (inf for the step function)."""
+        """nu_{sigma'}(q) = E[sigma'(sqrt(q) Z)^2]; inf when sigma' has a Dirac mass."""
         if self.kind != kr.KIND_SERIES:
             out = np.empty(qs.size)
             for i, q in enumerate(qs):
                 out[i] = kr.closed_kernel(self.kind, q, q, q)[1]
             return out
+        if self._derivative[0] is None:
+            return np.full(qs.size, np.inf)
         from .hermite import hermite_table
         return hermite_table(self.derivative_act(), 1, qs)[1]
 
@@ -378,7 +380,7 @@ def _check_X(X):
     finite = np.isfinite(arr)
     if not finite.all():
         i, j = np.argwhere(~finite)[0]
-        raise ValueError(f"X contains a non-finite value {arr[i, j]!r} at row {int(i)}, "
+        raise ValueError(f"X contains a non-finite value {float(arr[i, j])!r} at row {int(i)}, "
                          f"column {int(j)}")
     return np.ascontiguousarray(arr)
 
@@ -424,34 +426,41 @@ def _check_int(value, name, lo, hi=None):
 # ---------------------------------------------------------------------------
 
 def _solve_diagonal(ev, g, w2, max_iter, act_name):
-    """``kappa = nu(2 w2 kappa + g)`` for every entry of g, by fixed-point iteration.
+    """``kappa = nu(2 w2 kappa + g)`` for every entry of g.
 
-    Returns ``(kappa, s, iterations, last_step, nu_err, ratio, converged_to_rounding)``.
+    Fixed-point iteration from ``kappa = 0`` (the recursion's own start) until the steps
+    reach rounding level, then one Newton correction with a finite-difference ``nu'``
+    and a last evaluation of the residual ``|nu(s(kappa)) - kappa|`` at the returned
+    kappa.  Returns ``(kappa, s, iterations, residual, nu_err, nu_prime, done)``.
     Raises ValueError when the iteration visibly diverges (quoting the measured factor).
     """
     kappa = np.zeros_like(g)
     last = np.full_like(g, np.inf)
     ratio = 0.0
     growth = 0
-    nu_err = np.zeros_like(g)
     it = 0
     done = False
-    for it in range(1, max_iter + 1):
-        s = 2 * w2 * kappa + g
+
+    def nu_at(kap):
+        s = 2 * w2 * kap + g
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                new, nu_err = ev.nu(s)
+                val, err = ev.nu(s)
         except ValueError as exc:
             raise ValueError(
                 f"sigma_w2={w2!r} is beyond the contraction limit for activation "
                 f"{act_name!r}: the diagonal iteration reached variance {float(s.max())!r} "
                 f"after measured contraction factor {ratio:.6g} ({exc})") from None
-        step = np.abs(new - kappa)
-        if not np.all(np.isfinite(new)):
+        if not np.all(np.isfinite(val)):
             raise ValueError(
                 f"sigma_w2={w2!r} is beyond the contraction limit for activation "
                 f"{act_name!r}: the diagonal iteration diverged (measured contraction "
                 f"factor {ratio:.6g} >= 1)")
+        return val, err
+
+    for it in range(1, max_iter + 1):
+        new, _ = nu_at(kappa)
+        step = np.abs(new - kappa)
         m_step, m_last = float(step.max()), float(last.max())
         if np.isfinite(m_last) and m_last > 1e3 * _EPS * max(1.0, float(np.abs(new).max())):
             ratio = m_step / m_last
@@ -459,14 +468,23 @@ def _solve_diagonal(ev, g, w2, max_iter, act_name):
             if growth >= 8:
                 raise ValueError(
                     f"sigma_w2={w2!r} is beyond the contraction limit for activation "
-                    f"{act_name!r}: measured contraction factor of the diagonal "
-                    f"iteration {ratio:.6g} >= 1")
+                    f"{act_name!r}: measured contraction factor {ratio:.6g} >= 1 (diagonal "
+                    "iteration)")
         kappa, last = new, step
-        if m_step <= 2 * _EPS * max(float(np.abs(kappa).max()), 1e-300):
+        if m_step <= 4 * _EPS * max(float(np.abs(kappa).max()), 1e-300):
             done = True
             break
     s = 2 * w2 * kappa + g
-    return kappa, s, it, last, nu_err, ratio, done
+    nup = ev.nu_prime(s) if w2 > 0 else np.zeros_like(g)
+    if done and w2 > 0:
+        new, _ = nu_at(kappa)
+        den = 1.0 - 2 * w2 * nup
+        ok = np.isfinite(den) & (den > 0.05)
+        kappa = np.where(ok, kappa + (new - kappa) / np.where(ok, den, 1.0), new)
+        s = 2 * w2 * kappa + g
+    new, nu_err = nu_at(kappa)
+    residual = np.abs(new - kappa)
+    return kappa, s, it, residual, nu_err, nup, done
 
 
 # ---------------------------------------------------------------------------
@@ -578,14 +596,10 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     # -- the diagonal --------------------------------------------------------
     t0 = time.perf_counter()
     gd = np.array([g0]) if path == "equal" else gdiag[pts]
-    kap, sv, diag_its, diag_step, nu_err, ratio, diag_done = _solve_diagonal(
+    kap, sv, diag_its, diag_step, nu_err, nup, diag_done = _solve_diagonal(
         ev, gd, w2, max_iter, act.name)
-    L_diag = 0.0
-    D_est = 0.0
-    if w2 > 0:
-        nup = np.abs(ev.nu_prime(sv))
-        L_diag = 2 * w2 * float(nup.max())
-        D_est = float(nup.max())
+    L_diag = 2 * w2 * float(np.max(np.abs(nup)))
+    D_est = float(np.max(np.abs(nup)))
     with np.errstate(over="ignore", invalid="ignore"):
         nu_d = ev.nu_deriv_act(sv)
     L_off = 2 * w2 * float(np.max(nu_d)) if np.all(np.isfinite(nu_d)) else math.inf
@@ -595,7 +609,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
                          f"{act.name!r}: measured contraction factor {L_pre:.6g} >= 1 "
                          f"(diagonal {L_diag:.6g}, entries {L_off:.6g})")
     Ld = min(L_diag, 0.999)
-    diag_err = (Ld * diag_step + nu_err) / (1 - Ld)
+    diag_err = (diag_step + nu_err) / (1 - Ld)
     kappa = np.full(n, np.nan)
     s = np.full(n, np.nan)
     if path == "equal":
