@@ -26,6 +26,8 @@ import time
 
 import numpy as np
 
+from ._json import to_jsonable
+
 __all__ = ["main", "build_parser", "CLIError"]
 
 PROG = "hermite-dual"
@@ -42,33 +44,9 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _jsonable(obj):
-    """Convert numpy scalars/arrays and non-finite floats into strict JSON values."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        value = float(obj)
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
-
-
 def _emit(args, payload, text):
     if args.json:
-        json.dump(_jsonable(payload), sys.stdout, indent=2, sort_keys=False)
+        json.dump(to_jsonable(payload), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(text.rstrip("\n") + "\n")
@@ -257,8 +235,7 @@ def _cmd_train(args):
         payload["out"] = args.out
     text = [f"activation: {act.name}; data: {args.data} (n={X.shape[0]}, d={X.shape[1]})"]
     for run in runs:
-        text.append(run.summary() if isinstance(run.summary(), str)
-                    else _format_dict(run.summary()))
+        text.append(str(run))
     if args.plot:
         text.append(f"figure: {args.plot}")
     _emit(args, payload, "\n".join(text))
@@ -268,7 +245,7 @@ def _cmd_train(args):
 def _save_json_atomic(path, payload):
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(_jsonable(payload), fh, indent=2)
+        json.dump(to_jsonable(payload), fh, indent=2)
     os.replace(tmp, path)
 
 

@@ -160,6 +160,14 @@ def plot_gram_spectrum(result, path):
     return _save(fig, path)
 
 
+def _maybe(run, name):
+    """A prediction curve of a run, or None when the run could not compute it."""
+    try:
+        return getattr(run, name, None)
+    except (RuntimeError, ValueError):
+        return None
+
+
 def _curve(ax, values, label, **kw):
     if values is None:
         return
@@ -175,13 +183,12 @@ def _training_axes(ax_loss, ax_norm, run, *, label_prefix="", color=None, predic
     kw = {} if color is None else {"color": color}
     _curve(ax_loss, run.loss, f"{label_prefix}observed", lw=2, **kw)
     if predictions:
-        _curve(ax_loss, getattr(run, "linearized", None), f"{label_prefix}linearized",
+        _curve(ax_loss, _maybe(run, "linearized"), f"{label_prefix}linearized H(0)",
                ls="--", **kw)
-        _curve(ax_loss, getattr(run, "linearized_population", None),
-               f"{label_prefix}linearized (m Theta)", ls="-.", **kw)
-        _curve(ax_loss, getattr(run, "envelope", None), f"{label_prefix}envelope", ls=":",
-               **kw)
-        _curve(ax_loss, getattr(run, "population_envelope", None),
+        _curve(ax_loss, _maybe(run, "linearized_infinite"),
+               f"{label_prefix}linearized m Theta", ls="-.", **kw)
+        _curve(ax_loss, _maybe(run, "envelope"), f"{label_prefix}envelope", ls=":", **kw)
+        _curve(ax_loss, _maybe(run, "population_envelope"),
                f"{label_prefix}population envelope", ls=(0, (1, 4)), **kw)
     w_steps = getattr(run, "record_steps", None)
     w_norm = np.asarray(run.W_norm, dtype=float)
