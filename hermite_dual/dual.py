@@ -58,6 +58,7 @@ import functools
 import math
 import threading
 
+import numba
 import numpy as np
 import sympy as sp
 
@@ -513,6 +514,389 @@ def _precise_scalar(expr, kinks, q1v, q2v, cv, dps):
 
 
 # ---------------------------------------------------------------------------
+# Mehler series: coefficient tables and the numba evaluation kernels
+# ---------------------------------------------------------------------------
+
+_MEHLER_DEGREE = 400        # hermite_table's largest degree
+_TABLE_LOG_LO = math.log(1e-3)
+_TABLE_LOG_HI = math.log(1e3)
+_TABLE_STEP = 0.04          # grid step in log q (measured: interpolation error ~1e-15)
+_TABLE_P = 10               # points of the local Lagrange interpolation in log q
+_FEW_DISTINCT = 48          # up to this many distinct variances: exact coefficients
+
+
+def _tails(A, nu, err):
+    """Suffix tails T[i, R] = T_R(q_i) (accurate when tiny) with a margin for the errors.
+
+    ``T_K = max(nu - sum a_k^2, 0)`` plus the error of that difference (8 eps nu and
+    2 sum |a_k| err_k); ``T_R = T_K + sum_{R<k<=K} a_k^2``.
+    """
+    sq = A * A
+    total = sq.sum(axis=1)
+    margin = 8.0 * _EPS * nu + 2.0 * np.sum(np.abs(A) * err, axis=1)
+    tk = np.maximum(nu - total, 0.0) + margin
+    suffix = np.cumsum(sq[:, ::-1], axis=1)[:, ::-1]      # sum_{k>=R}
+    T = np.empty_like(A)
+    T[:, :-1] = suffix[:, 1:]
+    T[:, -1] = 0.0
+    T += tk[:, None]
+    return T
+
+
+class _MehlerTable:
+    """a_k(q), k <= 400, on a grid uniform in log q over [1e-3, 1e3], with tails.
+
+    Built once per activation from :func:`hermite_dual.hermite.hermite_table`.  Between
+    grid points the coefficients are interpolated by 10-point Lagrange in log q; the
+    interpolation error ``||a(q) - a_interp(q)||_2 / sqrt(nu(q))`` is **measured** at
+    grid midpoints (every fourth one) against directly computed coefficients, and
+    ``interp_error`` (twice the largest measured value) enters the error bound.
+    """
+
+    def __init__(self, act):
+        from .hermite import hermite_table
+        grid = np.arange(_TABLE_LOG_LO, _TABLE_LOG_HI + 0.5 * _TABLE_STEP, _TABLE_STEP)
+        A, nu, err = hermite_table(act, _MEHLER_DEGREE, np.exp(grid))
+        self.x0 = float(grid[0])
+        self.h = _TABLE_STEP
+        self.A = np.ascontiguousarray(A)
+        self.nu = np.ascontiguousarray(nu)
+        self.err = np.ascontiguousarray(err.max(axis=1))
+        self.T = np.ascontiguousarray(_tails(A, nu, err))
+        mids = (grid[:-1] + grid[1:])[::4] / 2
+        Am, num, errm = hermite_table(act, _MEHLER_DEGREE, np.exp(mids))
+        Ai = np.empty_like(Am)
+        _interp_rows(self.A, self.x0, self.h, _TABLE_P, mids, Ai)
+        rel = np.sqrt(np.sum((Ai - Am) ** 2, axis=1) / np.maximum(num, 1e-300))
+        rel_coef = np.sqrt(np.sum(errm ** 2, axis=1) / np.maximum(num, 1e-300))
+        self.interp_error = float(2.0 * np.max(rel + rel_coef))
+
+
+@numba.njit(cache=True)
+def _lagrange_weights(xq, x0, h, p, G, w):  # pragma: no cover - compiled
+    """Stencil start j and weights w[0:p] of p-point Lagrange on the grid x0 + h*i."""
+    s = (xq - x0) / h
+    j = int(math.floor(s)) - p // 2 + 1
+    if j < 0:
+        j = 0
+    if j > G - p:
+        j = G - p
+    for l in range(p):
+        num = 1.0
+        den = 1.0
+        for m in range(p):
+            if m != l:
+                num *= s - (j + m)
+                den *= l - m
+        w[l] = num / den
+    return j
+
+
+@numba.njit(cache=True)
+def _interp_rows(A, x0, h, p, xs, out):  # pragma: no cover - compiled
+    G, K1 = A.shape
+    w = np.empty(p)
+    for i in range(xs.size):
+        j = _lagrange_weights(xs[i], x0, h, p, G, w)
+        for k in range(K1):
+            acc = 0.0
+            for l in range(p):
+                acc += w[l] * A[j + l, k]
+            out[i, k] = acc
+
+
+@numba.njit(cache=True)
+def _mehler_point(a1, a2, T1, T2, nu1, nu2, rho, tol, K1):  # pragma: no cover - compiled
+    """Sum a_k(q1) a_k(q2) rho^k up to the first degree R whose Parseval tail bound
+    |rho|^(R+1) sqrt(T_R(q1) T_R(q2)) is <= tol sqrt(nu1 nu2); returns
+    (value, tail bound, sum of |terms|, ok)."""
+    scale = math.sqrt(max(nu1, 0.0) * max(nu2, 0.0))
+    arho = abs(rho)
+    pw = arho
+    R = -1
+    for k in range(K1):
+        tail = pw * math.sqrt(max(T1[k], 0.0) * max(T2[k], 0.0))
+        if tail <= tol * scale or tail == 0.0:
+            R = k
+            break
+        pw *= arho
+    if R < 0:
+        return 0.0, 0.0, 0.0, False
+    val = 0.0
+    absval = 0.0
+    pk = 1.0
+    for k in range(R + 1):
+        term = a1[k] * a2[k] * pk
+        val += term
+        absval += abs(term)
+        pk *= rho
+    return val, tail, absval, True
+
+
+@numba.njit(cache=True, parallel=True)
+def _mehler_table_kernel(A, T, nu, x0, h, p, q1a, q2a, ca, tol, out, bound, ok, scl):  # pragma: no cover
+    """Mehler series from the interpolation table, one point per iteration (prange).
+
+    The tail bound uses, for each variance, the larger tail of the two grid points around
+    it (times 2); ``bound`` excludes the interpolation error, added by the caller."""
+    G, K1 = A.shape
+    for i in numba.prange(q1a.size):
+        w1 = np.empty(p)
+        w2 = np.empty(p)
+        a1 = np.empty(K1)
+        a2 = np.empty(K1)
+        T1 = np.empty(K1)
+        T2 = np.empty(K1)
+        x1 = math.log(q1a[i])
+        x2 = math.log(q2a[i])
+        j1 = _lagrange_weights(x1, x0, h, p, G, w1)
+        j2 = _lagrange_weights(x2, x0, h, p, G, w2)
+        b1 = min(max(int(math.floor((x1 - x0) / h)), 0), G - 2)
+        b2 = min(max(int(math.floor((x2 - x0) / h)), 0), G - 2)
+        n1 = 0.0
+        n2 = 0.0
+        for l in range(p):
+            n1 += w1[l] * nu[j1 + l]
+            n2 += w2[l] * nu[j2 + l]
+        for k in range(K1):
+            T1[k] = 2.0 * max(T[b1, k], T[b1 + 1, k])
+            T2[k] = 2.0 * max(T[b2, k], T[b2 + 1, k])
+        rho = ca[i] / (math.sqrt(q1a[i]) * math.sqrt(q2a[i]))
+        rho = min(1.0, max(-1.0, rho))
+        # degree first (cheap), then interpolate only the coefficients needed
+        scale = math.sqrt(max(n1, 0.0) * max(n2, 0.0))
+        scl[i] = scale
+        arho = abs(rho)
+        pw = arho
+        R = -1
+        for k in range(K1):
+            tail = pw * math.sqrt(T1[k] * T2[k])
+            if tail <= tol * scale or tail == 0.0:
+                R = k
+                break
+            pw *= arho
+        if R < 0:
+            ok[i] = False
+            out[i] = 0.0
+            bound[i] = 0.0
+            continue
+        val = 0.0
+        absval = 0.0
+        pk = 1.0
+        for k in range(R + 1):
+            s1 = 0.0
+            s2 = 0.0
+            for l in range(p):
+                s1 += w1[l] * A[j1 + l, k]
+                s2 += w2[l] * A[j2 + l, k]
+            term = s1 * s2 * pk
+            val += term
+            absval += abs(term)
+            pk *= rho
+        out[i] = val
+        bound[i] = tail + 4.0 * (R + 2) * 2.220446049250313e-16 * absval
+        ok[i] = True
+
+
+@numba.njit(cache=True, parallel=True)
+def _mehler_exact_kernel(A, T, nu, i1, i2, rho_a, tol, out, bound, ok):  # pragma: no cover
+    """Mehler series with exact coefficient rows A[i1[i]], A[i2[i]] (few variances)."""
+    K1 = A.shape[1]
+    for i in numba.prange(rho_a.size):
+        r1 = i1[i]
+        r2 = i2[i]
+        v, tail, absval, good = _mehler_point(A[r1], A[r2], T[r1], T[r2], nu[r1], nu[r2],
+                                              rho_a[i], tol, K1)
+        out[i] = v
+        bound[i] = tail + 4.0 * (K1 + 1) * 2.220446049250313e-16 * absval
+        ok[i] = good
+
+
+# ---------------------------------------------------------------------------
+# numba quadrature for the points the Mehler series does not certify (|rho| -> 1)
+# ---------------------------------------------------------------------------
+
+def _numba_sigma(act):
+    """sigma as a numba ``cfunc`` float64(float64) (a first-class function for the cached
+    kernels below), or None when its expression does not compile or disagrees with the
+    numpy callable."""
+    try:
+        src_fn = sp.lambdify(_x, act.expr, modules="math")
+        fn = numba.cfunc("float64(float64)")(src_fn)
+        probe = np.array([-3.1, -0.7, 0.0, 0.4, 2.2, 35.0, -35.0])
+        got = np.array([fn.ctypes(float(v)) for v in probe])
+        ref = act(probe)
+        if not np.allclose(got, ref, rtol=1e-14, atol=1e-300, equal_nan=True):
+            return None
+        return fn
+    except Exception:  # noqa: BLE001 - numba/sympy raise many types; we fall back
+        return None
+
+
+_NB_FEATURES = np.concatenate([-(1.5 * 1.5 ** np.arange(0, 25))[::-1], [0.0],
+                               1.5 * 1.5 ** np.arange(0, 25)])
+_NB_L = 9.5
+
+
+def _nb_rules():
+    tm, wm = np.polynomial.legendre.leggauss(16)
+    tc, wc = np.polynomial.legendre.leggauss(10)
+    zh, wh = np.polynomial.hermite_e.hermegauss(24)
+    zh2, wh2 = np.polynomial.hermite_e.hermegauss(16)
+    s = 1.0 / math.sqrt(2.0 * math.pi)
+    return tm, wm, tc, wc, zh, wh * s, zh2, wh2 * s
+
+
+_NB_RULES = _nb_rules()
+
+
+@numba.njit(cache=True)
+def _nb_inner(sig, mu, t, kinks, feats, zs, ws, gl_t, gl_w):  # pragma: no cover - compiled
+    """E[sigma(mu + t Z)]: Gauss-Hermite when smooth and t <= 1, else composite GL."""
+    L = 9.5
+    if t == 0.0:
+        f = sig(mu)
+        return f, abs(f)
+    lo = mu - L * t
+    hi = mu + L * t
+    smooth = t <= 1.0
+    for kk in range(kinks.size):
+        if lo < kinks[kk] < hi:
+            smooth = False
+    s = 0.0
+    sa = 0.0
+    if smooth:
+        for i in range(zs.size):
+            f = sig(mu + t * zs[i])
+            s += ws[i] * f
+            sa += ws[i] * abs(f)
+        return s, sa
+    buf = np.empty(2 * 10 + 2 + feats.size + kinks.size)
+    nb = 0
+    z = -L
+    while z <= L + 1e-12:
+        buf[nb] = z
+        nb += 1
+        z += 1.0
+    for kk in range(feats.size):
+        zz = (feats[kk] - mu) / t
+        if -L < zz < L:
+            buf[nb] = zz
+            nb += 1
+    for kk in range(kinks.size):
+        zz = (kinks[kk] - mu) / t
+        if -L < zz < L:
+            buf[nb] = zz
+            nb += 1
+    bb = np.sort(buf[:nb])
+    c0 = 1.0 / math.sqrt(2.0 * math.pi)
+    for p in range(nb - 1):
+        a = bb[p]
+        b = bb[p + 1]
+        if b <= a:
+            continue
+        hw = 0.5 * (b - a)
+        md = 0.5 * (a + b)
+        for i in range(gl_t.size):
+            zz = md + hw * gl_t[i]
+            wgt = hw * gl_w[i] * math.exp(-0.5 * zz * zz) * c0
+            f = sig(mu + t * zz)
+            s += wgt * f
+            sa += wgt * abs(f)
+    return s, sa
+
+
+@numba.njit(cache=True)
+def _nb_point(sig, q1v, q2v, cv, dv, kinks, feats, tm, wm, tc, wc, zh, wh, zh2, wh2):  # pragma: no cover
+    """Conditional quadrature of one covariance: (value, error estimate)."""
+    L = 9.5
+    s1 = math.sqrt(q1v)
+    lo = -L * s1
+    hi = L * s1
+    t = math.sqrt(dv / q1v)
+    lam = cv / q1v
+    nmax = 64 + 2 * feats.size + kinks.size * 140
+    buf = np.empty(nmax)
+    nb = 0
+    g = -L
+    while g <= L + 1e-12:
+        buf[nb] = g * s1
+        nb += 1
+        g += 1.5
+    for kk in range(feats.size):
+        if lo < feats[kk] < hi:
+            buf[nb] = feats[kk]
+            nb += 1
+        if lam != 0.0:
+            m = feats[kk] / lam
+            if lo < m < hi:
+                buf[nb] = m
+                nb += 1
+    for kk in range(kinks.size):
+        if lo < kinks[kk] < hi:
+            buf[nb] = kinks[kk]
+            nb += 1
+        if lam != 0.0:
+            m = kinks[kk] / lam
+            if lo < m < hi:
+                buf[nb] = m
+                nb += 1
+            w = t / abs(lam) / 8.0
+            while w < hi - lo and w > 0.0 and nb < nmax - 2:
+                if lo < m - w < hi:
+                    buf[nb] = m - w
+                    nb += 1
+                if lo < m + w < hi:
+                    buf[nb] = m + w
+                    nb += 1
+                w *= 2.0
+    bb = np.sort(buf[:nb])
+    main = 0.0
+    check = 0.0
+    absval = 0.0
+    c0 = 1.0 / math.sqrt(2.0 * math.pi)
+    for p in range(nb - 1):
+        a = bb[p]
+        b = bb[p + 1]
+        if b - a <= 1e-14 * s1:
+            continue
+        hw = 0.5 * (b - a)
+        md = 0.5 * (a + b)
+        for i in range(tm.size):
+            u = md + hw * tm[i]
+            wu = hw * wm[i] * math.exp(-0.5 * u * u / q1v) * c0 / s1
+            fu = sig(u)
+            gi, ga = _nb_inner(sig, lam * u, t, kinks, feats, zh, wh, tm, wm)
+            main += wu * fu * gi
+            absval += abs(wu * fu) * ga
+        for i in range(tc.size):
+            u = md + hw * tc[i]
+            wu = hw * wc[i] * math.exp(-0.5 * u * u / q1v) * c0 / s1
+            gi, ga = _nb_inner(sig, lam * u, t, kinks, feats, zh2, wh2, tc, wc)
+            check += wu * sig(u) * gi
+    return main, abs(main - check) + 64.0 * 2.220446049250313e-16 * absval
+
+
+@numba.njit(cache=True)
+def _nb_quad_kernel(sig, q1a, q2a, ca, da, kinks, feats, rules, out, err):  # pragma: no cover
+    """Conditional quadrature for many covariances (sigma a first-class cfunc).
+
+    Outer integral over u on composite Gauss-Legendre panels (16 nodes main, 10 check)
+    with breakpoints on the Gaussian grid (1.5 sd), a feature grid geometric in |u| and
+    its image under u -> c u / q1, the kinks, their images and a geometric grading
+    around the images down to the smoothing width.  Inner integral over
+    z = (v - c u / q1) / t: Gauss-Hermite (24 nodes main, 16 check) when its window
+    holds no kink and t <= 1, composite Gauss-Legendre otherwise; exact at t = 0.
+    """
+    tm, wm, tc, wc, zh, wh, zh2, wh2 = rules
+    for i in range(q1a.size):
+        v, e = _nb_point(sig, q1a[i], q2a[i], ca[i], da[i], kinks, feats,
+                         tm, wm, tc, wc, zh, wh, zh2, wh2)
+        out[i] = v
+        err[i] = e
+
+
+# ---------------------------------------------------------------------------
 # closed forms: derivation (direct Gaussian integrals, Price's theorem)
 # ---------------------------------------------------------------------------
 
@@ -928,6 +1312,9 @@ class DualKernel:
         self._lock = threading.RLock()
         self._closed = _UNSET
         self._closed_numeric = _UNSET
+        self._sq_limit = None
+        self._mehler_table = None
+        self._nb_quad = _UNSET
 
     def __repr__(self):
         return f"DualKernel({self.activation.name!r})"
@@ -1037,7 +1424,89 @@ class DualKernel:
                 scale = np.sqrt(np.abs(np.broadcast_to(na, fa.shape))
                                 * np.abs(np.broadcast_to(nb, fb.shape)))
             return val, 64.0 * _EPS * np.maximum(scale, np.abs(val))
-        return _quad_kernel(self.activation, self.activation.kinks_float, fa, fb, fc)
+        value = np.zeros(fa.size)
+        bound = np.full(fa.size, np.inf)
+        todo = np.ones(fa.size, dtype=bool)
+        if fa.size and self._mehler_allowed():
+            todo = self._mehler(fa, fb, fc, value, bound)
+        if todo.any():
+            idx = np.flatnonzero(todo)
+            sig = self._numba_quad()
+            if sig is not None:
+                a, b, cc = fa[idx], fb[idx], fc[idx]
+                v = np.empty(idx.size)
+                e = np.empty(idx.size)
+                d = np.maximum(_two_prod_diff(a, b, cc), 0.0)
+                _nb_quad_kernel(sig, a, b, cc, d, self.activation.kinks_float,
+                                _NB_FEATURES, _NB_RULES, v, e)
+                good = np.isfinite(v) & np.isfinite(e)
+                value[idx[good]] = v[good]
+                bound[idx[good]] = e[good]
+                todo[idx[good]] = False
+        if todo.any():
+            idx = np.flatnonzero(todo)
+            v, e = _quad_kernel(self.activation, self.activation.kinks_float,
+                                fa[idx], fb[idx], fc[idx])
+            value[idx] = v
+            bound[idx] = e
+        return value, bound
+
+    def _numba_quad(self):
+        with self._lock:
+            if self._nb_quad is _UNSET:
+                self._nb_quad = _numba_sigma(self.activation)
+            return self._nb_quad
+
+    def _mehler_allowed(self):
+        from .hermite import square_integrable_limit
+        with self._lock:
+            if self._sq_limit is None:
+                self._sq_limit = square_integrable_limit(self.activation)
+            return self._sq_limit == math.inf
+
+    def _mehler(self, fa, fb, fc, value, bound):
+        """Mehler route; fills value/bound where it certifies, returns the mask of the rest."""
+        from .hermite import hermite_table
+        rho = np.clip(fc / (np.sqrt(fa) * np.sqrt(fb)), -1.0, 1.0)
+        uq = np.unique(np.concatenate([fa, fb]))
+        ok = np.zeros(fa.size, dtype=np.bool_)
+        out = np.zeros(fa.size)
+        bnd = np.zeros(fa.size)
+        if uq.size <= _FEW_DISTINCT:
+            A, nu, err = hermite_table(self.activation, _MEHLER_DEGREE, uq)
+            T = _tails(A, nu, err)
+            i1 = np.searchsorted(uq, fa)
+            i2 = np.searchsorted(uq, fb)
+            _mehler_exact_kernel(np.ascontiguousarray(A), np.ascontiguousarray(T), nu,
+                                 i1, i2, rho, _MEHLER_TOL, out, bnd, ok)
+            enorm = np.sqrt(np.sum(err * err, axis=1))
+            snu = np.sqrt(np.maximum(nu, 0.0))
+            bnd += snu[i1] * enorm[i2] + snu[i2] * enorm[i1] + enorm[i1] * enorm[i2]
+        else:
+            inside = ((fa >= 1e-3) & (fa <= 1e3) & (fb >= 1e-3) & (fb <= 1e3))
+            idx = np.flatnonzero(inside)
+            if idx.size:
+                tab = self._table()
+                o = np.zeros(idx.size)
+                b = np.zeros(idx.size)
+                g = np.zeros(idx.size, dtype=np.bool_)
+                scl = np.zeros(idx.size)
+                _mehler_table_kernel(tab.A, tab.T, tab.nu, tab.x0, tab.h, _TABLE_P,
+                                     fa[idx], fb[idx], fc[idx], _MEHLER_TOL, o, b, g, scl)
+                e = tab.interp_error
+                b += (2.0 * e + e * e) * scl
+                out[idx] = o
+                bnd[idx] = b
+                ok[idx] = g
+        value[ok] = out[ok]
+        bound[ok] = bnd[ok]
+        return ~ok
+
+    def _table(self):
+        with self._lock:
+            if self._mehler_table is None:
+                self._mehler_table = _MehlerTable(self.activation)
+            return self._mehler_table
 
     def precise(self, q1, q2, c, dps=30):
         """``K_sigma(q1, q2, c)`` to about ``dps`` digits: the independent oracle.
