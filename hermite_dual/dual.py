@@ -1603,6 +1603,47 @@ class DualKernel:
                 self._closed = expr
             return self._closed
 
+    def numeric_spec(self):
+        """How a numeric layer (numba) should evaluate this kernel.
+
+        Returns
+        -------
+        tuple
+            * ``("closed", kind, params)`` when sigma is one of the closed forms that
+              :mod:`hermite_dual._kernels` evaluates in numba: ``kind`` is its
+              ``KIND_*`` id (identity, relu, step, erf, sin, cos, gaussian, exp) and
+              ``params`` an empty float64 array (reserved);
+            * ``("closed-numpy", fn)`` for any other derived closed form: ``fn(q1, q2, c)``
+              evaluates it on float64 arrays (stable float64 form, no validation);
+            * ``("mehler", info)`` otherwise: evaluate the Mehler series from
+              :func:`hermite_dual.hermite.hermite_table` coefficients with the certified
+              tail; ``info`` holds ``degree`` (400) and ``tol`` (1e-13, relative to
+              ``sqrt(nu(q1) nu(q2))``).  Where the tail bound is not met (|rho| near 1),
+              call :meth:`kernel` (which switches to quadrature).
+
+        Examples
+        --------
+        >>> import hermite_dual as hd
+        >>> from hermite_dual import _kernels
+        >>> hd.dual("relu").numeric_spec()[:2] == ("closed", _kernels.KIND_RELU)
+        True
+        >>> hd.dual("tanh").numeric_spec()[0]
+        'mehler'
+        """
+        from .activations import _BUILTINS
+        try:
+            from . import _kernels
+            kinds = getattr(_kernels, "KIND_NAMES", {})
+        except ImportError:  # pragma: no cover - the equilibrium layer is optional here
+            kinds = {}
+        for kind, name in kinds.items():
+            if name in _BUILTINS and sp.simplify(self.activation.expr - _BUILTINS[name]) == 0:
+                return ("closed", int(kind), np.zeros(0))
+        fn = self._closed_evaluator()
+        if fn is not None:
+            return ("closed-numpy", fn)
+        return ("mehler", {"degree": _MEHLER_DEGREE, "tol": _MEHLER_TOL})
+
     def _closed_evaluator(self):
         with self._lock:
             if self._closed_numeric is _UNSET:
@@ -1651,20 +1692,54 @@ def dual(act):
 def describe_dual(act):
     """A JSON-able description of the dual kernel of ``act`` (for ``hermite-dual derive``).
 
+    Parameters
+    ----------
+    act : str or sympy.Expr or Activation
+        Anything :func:`hermite_dual.activation` accepts.
+
     Returns
     -------
     dict
-        ``activation``, ``method`` (``"closed form"``, ``"mehler"`` or ``"quadrature"``),
-        and either ``closed_form`` / ``latex`` or the series degree and certified tail.
+        ``activation`` (name), ``expression``, ``method``: ``"closed form"`` with
+        ``closed_form`` (sympy text) and ``latex``; or ``"mehler"`` with
+        ``message`` ("no closed form; Mehler series with certified tail"),
+        ``max_degree`` (400), ``tail_q1`` (the certified Parseval tail T_400(1), with
+        ``nu_q1`` = nu(1)) and ``degree_at_q1`` (degree R chosen for q1 = q2 = 1 at
+        several rho, ``None`` where the series is not used and the quadrature takes
+        over).
 
     Examples
     --------
     >>> from hermite_dual.dual import describe_dual
-    >>> describe_dual("relu")["activation"]
-    'relu'
+    >>> d = describe_dual("relu")
+    >>> d["method"], d["closed_form"]
+    ('closed form', '(2*c*asin(c/(sqrt(q1)*sqrt(q2))) + pi*c + 2*sqrt(-c**2 + q1*q2))/(4*pi)')
+    >>> describe_dual("tanh")["method"]
+    'mehler'
     """
     k = dual(act)
-    return {"activation": k.activation.name, "method": "quadrature"}
+    out = {"activation": k.activation.name, "expression": sp.sstr(k.activation.expr)}
+    cf = k.closed_form()
+    if cf is not None:
+        out.update(method="closed form", closed_form=sp.sstr(cf), latex=sp.latex(cf))
+        return out
+    out.update(method="mehler", message="no closed form; Mehler series with certified tail",
+               max_degree=_MEHLER_DEGREE, tolerance=_MEHLER_TOL)
+    if not k._mehler_allowed():
+        out.update(method="quadrature",
+                   message="no closed form; sigma(sqrt(q) Z) is not in L2 for every q, "
+                           "conditional quadrature")
+        return out
+    from .hermite import hermite_table
+    A, nu, err = hermite_table(k.activation, _MEHLER_DEGREE, [1.0])
+    T = _tails(A, nu, err)[0]
+    degrees = {}
+    for rho in (0.5, 0.9, 0.99, 1.0):
+        tails = rho ** np.arange(1, T.size + 1) * T
+        good = np.flatnonzero(tails <= _MEHLER_TOL * nu[0])
+        degrees[str(rho)] = int(good[0]) if good.size else None
+    out.update(nu_q1=float(nu[0]), tail_q1=float(T[-1]), degree_at_q1=degrees)
+    return out
 
 
 class _CallableModule(type(math)):
