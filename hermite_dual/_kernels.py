@@ -400,13 +400,15 @@ def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, maxit, K, row
 
 
 @_pjit
-def kdot_theta(Sig, K, rows, cols, s, pidx, w2, kind, A, T, E, Kdot, Theta, row_err):
+def kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, A, T, E, Kdot, Theta, row_err):
     """``Kdot = K_{sigma'}(s_i, s_j, Sigma_ij)`` and ``Theta = K (1 + B)``.
 
     ``B = Kdot / (1 - 2 w2 Kdot)`` (MATH section 5).  With ``kind`` a closed-form id the
     derivative kernel comes from Price's theorem (``dK/dc``); with ``KIND_SERIES`` the
     tables ``A, T, E`` (row ``pidx[i]`` for point i) are those of sigma' and the
-    Mehler series is summed.  ``row_err[a]`` receives the largest evaluation error.
+    Mehler series is summed.  On the diagonal ``Kdot_ii = kdiag[i] = nu_{sigma'}(s_i)``
+    (integrated directly, no truncation).  ``row_err[a]`` receives the largest
+    evaluation error of row a.
     """
     nr = rows.shape[0]
     nc = cols.shape[0]
@@ -418,8 +420,9 @@ def kdot_theta(Sig, K, rows, cols, s, pidx, w2, kind, A, T, E, Kdot, Theta, row_
             c = Sig[a, b]
             r = math.sqrt(s[i] * s[j])
             if i == j:
-                c = r
-            if kind == KIND_SERIES:
+                v = kdiag[i]
+                e = 16.0 * _EPS * abs(v)
+            elif kind == KIND_SERIES:
                 v, dv, e = series_kernel(A, T, E, pidx[i], pidx[j], s[i], s[j], c)
             else:
                 vv, v, e0 = closed_kernel(kind, s[i], s[j], c)
