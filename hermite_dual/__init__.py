@@ -38,6 +38,8 @@ _LAZY = {
     "describe_conditions": "conditions",
     "population_gram": "equilibrium",
     "EquilibriumKernel": "equilibrium",
+    "EquilibriumNotConverged": "equilibrium",
+    "describe_gram": "equilibrium",
     "DEQ": "deq",
     "train": "deq",
     "TrainingRun": "deq",
