@@ -62,7 +62,7 @@ _ARB_PREC = 64          # working precision of the ball arithmetic, bits
 _GRID_POINTS = 2001     # float64 scan used only to *seed* lower bounds and to cross-check
 _EXACT_SHARE = 0.5      # fraction of a bound's time the exact (sympy) route may use
 _SYMPY_STEP_CAP = 3.0   # seconds for any single sympy call
-_SOLVESET_CAP = 1.5     # seconds for solveset (after the exp substitution)
+_SOLVESET_CAP = 1.0     # seconds for solveset (after the exp substitution)
 
 
 # ---------------------------------------------------------------------------
@@ -78,13 +78,15 @@ class _Fail(Exception):
 
 
 @contextlib.contextmanager
-def _alarm(seconds):
-    """Interrupt the enclosed (sympy) call after ``seconds`` (main thread, Unix only).
+def _alarm(wall, cpu=None):
+    """Interrupt the enclosed (sympy) call after ``wall`` seconds of wall-clock time or
+    ``cpu`` seconds of process CPU time, whichever comes first (main thread, Unix only).
 
-    Elsewhere the call runs unlimited; the loops of this module check their deadline
-    themselves either way.
+    The CPU cap makes the outcome of a single sympy step independent of machine load;
+    the wall limit enforces the overall time budget.  Off the main thread the call runs
+    unlimited; the loops of this module check their deadline themselves either way.
     """
-    if seconds <= 0:
+    if wall <= 0:
         raise _Timeout
     usable = (hasattr(signal, "setitimer")
               and threading.current_thread() is threading.main_thread())
@@ -95,13 +97,18 @@ def _alarm(seconds):
     def _handler(signum, frame):  # pragma: no cover - timing dependent
         raise _Timeout
 
-    old = signal.signal(signal.SIGALRM, _handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old_real = signal.signal(signal.SIGALRM, _handler)
+    old_prof = signal.signal(signal.SIGPROF, _handler)
+    signal.setitimer(signal.ITIMER_REAL, wall)
+    if cpu is not None:
+        signal.setitimer(signal.ITIMER_PROF, cpu)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGALRM, old_real)
+        signal.signal(signal.SIGPROF, old_prof)
 
 
 class _Clock:
@@ -112,7 +119,8 @@ class _Clock:
         return self.deadline - time.perf_counter()
 
     def step(self, cap=_SYMPY_STEP_CAP):
-        return _alarm(min(cap, self.left()))
+        """A sympy step: at most ``cap`` CPU seconds, and never past the deadline."""
+        return _alarm(self.left(), cap)
 
 
 # ---------------------------------------------------------------------------
@@ -379,8 +387,31 @@ def _pieces(act, clock):
         with clock.step():
             g = _resolve(act.expr, piece.interior_point())
         piece.g = g
+        _check_branch(act, piece)
         pieces.append(piece)
     return pieces
+
+
+def _check_branch(act, piece):
+    """The resolved branch must equal sigma across the whole piece, far ends included.
+
+    Guards against a kink the activation layer did not report (it searches a window).
+    """
+    mid = float(piece.interior_point())
+    offsets = np.concatenate([-np.geomspace(1e-3, 1e9, 25), [0.0], np.geomspace(1e-3, 1e9, 25)])
+    pts = mid + offsets
+    lo = -np.inf if piece.a == -sp.oo else float(piece.a)
+    hi = np.inf if piece.b == sp.oo else float(piece.b)
+    pts = pts[(pts > lo) & (pts < hi)]
+    with np.errstate(all="ignore"):
+        want = _float_fn(act.expr)(pts)
+        got = _float_fn(piece.g)(pts)
+        ok = ~(np.isfinite(want) & np.isfinite(got)) | (
+            np.abs(want - got) <= 1e-9 * np.maximum(1.0, np.abs(want)))
+    if not np.all(ok):
+        bad = float(pts[~ok][0])
+        raise _Fail(f"sigma changes branch near x = {bad:.6g} inside {piece.describe()}: a "
+                    "kink outside the activation layer's search window; cannot split")
 
 
 def _singular_points(piece, clock):
@@ -493,19 +524,40 @@ def _exp_substitution_roots(d, a, b):
         return None
     coeffs = []
     for t in atoms:
-        c = sp.simplify(t.args[0] / x)
-        if c.has(x) or not c.is_Rational:
+        arg = sp.expand(t.args[0])
+        if not arg.is_polynomial(x):
             return None
-        coeffs.append(c)
+        poly = sp.Poly(arg, x)
+        if poly.degree() != 1 or poly.nth(0) != 0 or not poly.LC().is_Rational:
+            return None
+        coeffs.append(poly.LC())
     lcm_den = sp.ilcm(*[c.q for c in coeffs]) if len(coeffs) > 1 else coeffs[0].q
     u = sp.Symbol("u", positive=True)
     e2 = e.subs({t: u ** (c * lcm_den) for t, c in zip(atoms, coeffs)})
-    if e2.has(x):
-        return None
     num = sp.numer(sp.together(e2))
     if num == 0:
         return None
-    poly = sp.Poly(sp.expand(num), u)
+    if num.has(x):
+        # x both outside and inside exp: solve the factors that are pure, refuse the
+        # mixed ones (Lambert-W type equations, no closed form attempted)
+        if not num.is_polynomial(x, u):
+            return None
+        roots = []
+        for fac, _ in sp.factor_list(sp.expand(num), x, u)[1]:
+            if fac.has(x) and fac.has(u):
+                raise _Fail(f"sigma^(k+1) = 0 mixes x and exp(x) ({sp.sstr(fac)} = 0): "
+                            "no closed form attempted")
+            if fac.has(x):
+                roots += [r for r in sp.Poly(fac, x).real_roots()
+                          if (a == -sp.oo or r > a) and (b == sp.oo or r < b)]
+            elif fac.has(u):
+                roots += _u_roots(sp.Poly(fac, u), lcm_den, a, b)
+        return roots
+    return _u_roots(sp.Poly(sp.expand(num), u), lcm_den, a, b)
+
+
+def _u_roots(poly, lcm_den, a, b):
+    """x = L log(u) for the positive real roots u of poly, inside (a, b)."""
     found = sp.roots(poly)
     cand = list(found)
     if sum(found.values()) != poly.degree() or any(r.is_real is None for r in cand):
@@ -531,6 +583,8 @@ def _critical_points(g, a, b, clock, tried):
             roots = _exp_substitution_roots(d, a, b)
     except _Timeout:
         tried.append("the exp substitution timed out")
+    except _Fail:
+        raise
     except Exception as exc:  # noqa: BLE001 - sympy raises many types; try solveset
         tried.append(f"the exp substitution failed ({type(exc).__name__})")
     if roots is not None:
@@ -644,6 +698,8 @@ def _exact_sup(pieces, k, clock, tried, limits_only=False):
     value = sp.Abs(best_val)
     forms = [value]
     for rewrite in (False, True):
+        if rewrite and not forms[-1].has(sp.tanh, sp.sinh, sp.cosh, sp.log):
+            break
         try:
             with clock.step(1.0):
                 v = value.rewrite(sp.exp) if rewrite else value
@@ -1278,6 +1334,10 @@ def _sup_bound(act, pieces, k, deadline, method):
                      method="none")
     except _Timeout:
         tried.append("ball arithmetic: time budget used up")
+        return Bound(order=k, status="undetermined", value=math.nan, tried=tuple(tried),
+                     method="none")
+    except (ArithmeticError, ValueError, TypeError, NameError, AttributeError) as exc:
+        tried.append(f"ball arithmetic failed ({type(exc).__name__}: {exc})")
         return Bound(order=k, status="undetermined", value=math.nan, tried=tuple(tried),
                      method="none")
     tried.append(f"branch and bound: {status} after {evals} box evaluations")

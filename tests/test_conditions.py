@@ -393,3 +393,44 @@ BAD = [
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# more budget and well-posedness behaviour
+# ---------------------------------------------------------------------------
+
+def test_tiny_budget_returns_quickly_and_says_so():
+    t0 = time.perf_counter()
+    r = hd.check_conditions("silu", time_budget=0.05)
+    assert time.perf_counter() - t0 < 3.0
+    for b in (r.sup_first, r.sup_second):
+        assert b.status in ("undetermined", "enclosure")
+        if b.status == "undetermined":
+            assert b.tried and math.isnan(b.value)
+    assert r.admissible in (None, True)
+
+
+def test_check_runs_off_the_main_thread():
+    import threading
+    out = {}
+    th = threading.Thread(target=lambda: out.update(r=hd.check_conditions("sigmoid")))
+    th.start()
+    th.join(60)
+    assert out["r"].sup_second.exact == s3 / 18
+
+
+def test_sigma_w2_beyond_the_well_posedness_limit_is_reported():
+    r = hd.check_conditions("tanh", 0.2)          # 1/(8 L^2) = 1/8 < 0.2
+    c4 = r.conditions["C4"]
+    assert c4["well_posed"] is False
+    # ... while the population kernel map still contracts, provably: 2*0.2*(1 + 4/(3 sqrt 3))
+    assert r.contraction.sufficient_factor == pytest.approx(0.4 * (1 + 4 / (3 * 3 ** 0.5)))
+    assert r.contraction.sufficient_holds is True and c4["holds"] is True
+
+
+def test_sufficient_factor_fails_where_the_measured_factor_shows_contraction():
+    r = hd.check_conditions("sin", 0.3)           # sufficient: 2*0.3*(1 + 1*1) = 1.2
+    res = r.contraction
+    assert res.sufficient_factor == pytest.approx(1.2) and res.sufficient_holds is False
+    assert res.holds is True and res.measured_factor < 0.7
+    assert r.conditions["C4"]["holds"] is True and "measured" in r.conditions["C4"]["reason"]
