@@ -784,13 +784,15 @@ def _arb_compile(expr):
             if n >= 0:
                 return lambda v: fb(v) ** n
             return lambda v: 1 / (fb(v) ** (-n))
+        # real powers need a base >= 0 (sigma is real-valued), so a ball that straddles 0
+        # only by overestimation is clipped to its non-negative part
         if e == sp.Rational(1, 2):
-            return lambda v: fb(v).sqrt()
+            return lambda v: fb(v).nonnegative_part().sqrt()
         if e == sp.Rational(-1, 2):
-            return lambda v: fb(v).rsqrt()
+            return lambda v: fb(v).nonnegative_part().rsqrt()
         if not e.free_symbols:
             ce = _arb_const(e)
-            return lambda v: (ce * fb(v).log()).exp()
+            return lambda v: fb(v).nonnegative_part() ** ce
         fe = _arb_compile(e)
         return lambda v: (fe(v) * fb(v).log()).exp()
     if expr.func in funcs and len(expr.args) == 1:
@@ -877,7 +879,7 @@ def _tail_funcs():
         sp.tanh: _monotone(arb.tanh, -1.0, 1.0),
         sp.atan: _monotone(arb.atan, _down(-math.pi / 2), _up(math.pi / 2)),
         sp.erf: _monotone(arb.erf, -1.0, 1.0),
-        sp.erfc: _monotone(arb.erfc, 0.0, 2.0, increasing=False),
+        sp.erfc: _monotone(arb.erfc, 2.0, 0.0, increasing=False),
         sp.asinh: _monotone(arb.asinh, -_INF, _INF),
         sp.sinh: _monotone(arb.sinh, -_INF, _INF),
     }
@@ -1049,7 +1051,8 @@ def _tail_enclosure_fn(expr):
             continue
     try:
         # x = 1/u: rational parts (atan'', softsign) become finite at u = 0
-        eu = sp.cancel(sp.together(expr.xreplace({x: 1 / x})))
+        upos = sp.Dummy("u", positive=True)
+        eu = sp.cancel(sp.together(expr.xreplace({x: 1 / upos}))).xreplace({upos: x})
         fu = _arb_compile(eu)
 
         def f_u(Y):

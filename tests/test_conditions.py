@@ -434,3 +434,23 @@ def test_sufficient_factor_fails_where_the_measured_factor_shows_contraction():
     assert res.sufficient_factor == pytest.approx(1.2) and res.sufficient_holds is False
     assert res.holds is True and res.measured_factor < 0.7
     assert r.conditions["C4"]["holds"] is True and "measured" in r.conditions["C4"]["reason"]
+
+
+TAILS = ["erfc(x)", "erfc(-x)", "x*exp(-x)", "exp(x)/(1 + exp(x))", "x**2*exp(-x**2/2)",
+         "tanh(x) + sin(x)/2", "-2*x/(1 + x**2)**2", "sqrt(x)/(1 + x)", "log(1 + x)/x",
+         "atan(x) - pi/2", "-x*exp(x)/(exp(x) + 1)**2 + 1/(exp(x) + 1)"]
+
+
+@pytest.mark.parametrize("text", TAILS)
+@pytest.mark.parametrize("Y", [1.0, 7.5, 40.0])
+def test_tail_enclosure_bounds_the_function_on_the_whole_tail(text, Y):
+    """The extended-interval tail bound on [Y, oo) dominates |f| sampled out to 1e12."""
+    expr = sp.sympify(text, locals={"x": x})   # trusted test text (sqrt, log: tails only)
+    bound = C._tail_enclosure_fn(expr)(Y)
+    f = sp.lambdify(x, expr, modules=["mpmath"])
+    with mpmath.workdps(30):
+        pts = [mpmath.mpf(Y) * mpmath.mpf(10) ** (k / 20) for k in range(0, 241)]
+        worst = max(abs(f(p)) for p in pts)
+    assert worst <= bound
+    if Y >= 7.5 and "log" not in text:   # far enough out for the decay rules to apply
+        assert math.isfinite(bound)      # (u log u at u = 1/x -> 0 is beyond them)
