@@ -66,7 +66,18 @@ _METHODS = ("auto", "equal", "general")
 
 
 class EquilibriumNotConverged(RuntimeError):
-    """The equilibrium fixed point did not converge; ``.result`` holds what was computed."""
+    """The equilibrium fixed point did not converge; ``.result`` holds what was computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import hermite_dual as hd
+    >>> try:
+    ...     hd.population_gram(np.eye(2), "tanh", max_iter=1)
+    ... except hd.EquilibriumNotConverged as exc:
+    ...     print(exc.result.converged, exc.result.residual > 1e-12)
+    False True
+    """
 
     def __init__(self, message, result):
         super().__init__(message)
@@ -174,7 +185,8 @@ class EquilibriumKernel:
     converged : bool
         Every scalar fixed point (diagonal and entries) met ``tol`` within ``max_iter``.
     iterations : int
-        Diagonal fixed-point iterations plus the most Newton steps any entry took.
+        Newton steps of the diagonal fixed point plus the most Newton steps any entry
+        (or table node) took.
     residual : float
         Largest fixed-point residual ``|k - K_sigma(Sigma(k))|`` measured: at every
         entry solved directly, at the table nodes and midpoints for tabulated entries.
@@ -205,10 +217,30 @@ class EquilibriumKernel:
     Lipschitz constant, and the Parseval tail bound of the Mehler truncation. What is
     estimated: rounding in the closed forms (16 ulps), the Hermite coefficient errors
     (from :func:`hermite_table`, estimates), the interpolation error of the table
-    (twice the error measured at each interval's midpoint), the propagation of the
+    (twice the largest error measured at the midpoints of the interval and its two
+    neighbours), the diagonal's own error (its residual through the measured
+    ``1 - 2 sigma_w^2 nu'(s)``, with ``nu'`` a finite difference), the propagation of the
     diagonal's error into the entries (through a finite-difference ``nu'``) and, on the
     equal-norm path, the effect of norms that differ by rounding.  For the step
     function ``nu_{sigma'}`` is infinite and ``L`` is the measured local factor.
+
+    Examples
+    --------
+    For the identity the kernel map is linear, ``K = 2 sigma_w^2 K + (2/d) X X^T``, so
+    ``K = (2/d) X X^T / (1 - 2 sigma_w^2)``, ``Kdot = 1`` and
+    ``Theta = K (1 + 1 / (1 - 2 sigma_w^2))``:
+
+    >>> import numpy as np
+    >>> import hermite_dual as hd
+    >>> X = np.array([[2.0, 0.0], [1.0, 1.0], [0.0, -3.0]])
+    >>> r = hd.population_gram(X, "identity", 0.1)
+    >>> K = (2 / 2) * X @ X.T / (1 - 0.2)
+    >>> bool(np.allclose(r.K, K, rtol=1e-15, atol=1e-15)), r.method
+    (True, 'general')
+    >>> bool(np.allclose(r.Theta, K * (1 + 1 / (1 - 0.2)), rtol=1e-14))
+    True
+    >>> bool(abs(r.lambda_min - np.linalg.eigvalsh(K)[0]) <= r.lambda_min_error + 1e-15)
+    True
     """
 
     K: np.ndarray
@@ -318,8 +350,7 @@ class EquilibriumKernel:
     def lambda_min_error(self):
         """Bound on ``|lambda_min - lambda_*|``: ``n error_bound`` (Weyl, certified given
         ``error_bound``) plus ``4 n eps lambda_max`` (LAPACK backward error, estimate)."""
-        lam = self.lambda_min
-        del lam
+        self.lambda_min  # noqa: B018 - computes and caches lambda_max too
         n = self.n
         return n * self.error_bound + 4 * n * _EPS * abs(self._cache["lambda_max"])
 
@@ -366,6 +397,8 @@ class EquilibriumKernel:
 def _check_X(X):
     if isinstance(X, (str, bytes)) or X is None:
         raise TypeError(f"X must be an array of shape (n, d), got {type(X).__name__}")
+    if np.iscomplexobj(X):
+        raise TypeError("X must be a real array of shape (n, d), got a complex array")
     try:
         arr = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -504,7 +537,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     tol : float
         Required bound on the fixed-point error (residual / (1 - contraction)).
     max_iter : int
-        Cap on the diagonal fixed-point iterations and on each entry's Newton steps.
+        Cap on the Newton steps of the diagonal fixed point and of each entry.
     rows, cols : sequence of int, optional
         Compute only the block ``K[rows][:, cols]`` (default: all points).  Only the
         points in the block are touched (plus O(n d) norms).
@@ -576,6 +609,10 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     if zero.any():
         raise ValueError(f"X has a zero row: row {int(pts[zero][0])} (the theory needs "
                          "non-zero inputs)")
+    huge = ~np.isfinite(norms2)
+    if huge.any():
+        raise ValueError(f"row {int(pts[huge][0])} of X is too large: its squared norm "
+                         "overflows float64 (rescale the data)")
     gdiag = np.full(n, np.nan)
     gdiag[pts] = 2.0 * norms2 / d
     g0 = float(np.mean(gdiag[pts]))
@@ -661,8 +698,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         node_dv = np.empty(nint + 1)
         mid_err = np.empty(nint)
         its_tab = np.zeros(nint + 1, dtype=np.int64)
-        kr.build_table(kind, A, T, E, float(sv[0]), g0, w2, float(kap[0]), nint, max_iter, F, dF, node_res,
-                       node_err, node_dv, mid_err, its_tab)
+        kr.build_table(kind, A, T, E, float(sv[0]), g0, w2, float(kap[0]), nint, max_iter,
+                       F, dF, node_res, node_err, node_dv, mid_err, its_tab)
         scale = max(1.0, float(np.max(np.abs(F))))
         node_pair = np.maximum(node_err[:-1], node_err[1:])
         good = (np.isfinite(mid_err) & (mid_err <= np.maximum(32 * _EPS * scale,
@@ -677,10 +714,22 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         lo, hi = int(row_lo.min()), int(row_hi.max())
         if hi >= lo:
             used = slice(lo, hi + 1)
-            table_err = float(np.max(node_pair[used] + 2 * mid_err[used]))
-            extra_res = float(np.max(np.maximum(node_res[lo:hi + 2], 0.0)))
-            table_its = int(its_tab[lo:hi + 2].max())
-            dv_tab = float(np.max(np.abs(node_dv[lo:hi + 2])))
+            # interpolation error: twice the largest midpoint error of the interval and
+            # its neighbours (guards against a midpoint where F'''' happens to vanish)
+            mid_ok = np.where(good, mid_err, 0.0)
+            mid_nb = mid_ok.copy()
+            mid_nb[1:] = np.maximum(mid_nb[1:], mid_ok[:-1])
+            mid_nb[:-1] = np.maximum(mid_nb[:-1], mid_ok[1:])
+            # (only good intervals were read from the table; lo/hi count only those)
+            table_err = float(np.max(np.where(good, node_pair + 2 * mid_nb, 0.0)[used]))
+            ok_nodes = np.zeros(nint + 1, dtype=bool)
+            ok_nodes[:-1] |= good
+            ok_nodes[1:] |= good
+            ok_nodes[:lo] = False
+            ok_nodes[hi + 2:] = False
+            extra_res = float(np.max(np.where(ok_nodes, node_res, 0.0)))
+            table_its = int(np.max(np.where(ok_nodes, its_tab, 0)))
+            dv_tab = float(np.max(np.where(ok_nodes, np.abs(node_dv), 0.0)))
         else:
             dv_tab = 0.0
         local_dv = max(dv_tab, float(row_dv.max()) if nr else 0.0)

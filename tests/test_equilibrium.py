@@ -373,6 +373,8 @@ BAD = [
     (_X[0], "relu", {}, ValueError, r"shape \(n, d\)"),
     (np.zeros((0, 3)), "relu", {}, ValueError, r"at least one row"),
     ("abc", "relu", {}, TypeError, r"X must be an array"),
+    (_X + 1j, "relu", {}, TypeError, r"complex array"),
+    (_with(_X, 2, 0, 1e300), "relu", {}, ValueError, r"row 2 of X is too large"),
     ([["a", "b"]], "relu", {}, TypeError, r"real array"),
     (_X, "relu", {"sigma_w2": -0.1}, ValueError, r"sigma_w2 must be >= 0.0, got -0.1"),
     (_X, "relu", {"sigma_w2": float("nan")}, ValueError, r"sigma_w2 must be finite"),
