@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 _FORMAT_VERSION = 1
+_EXTRAPOLATION_ORDER = 5     # highest order of the warm-start extrapolation (see _Extrapolator)
 
 
 # ---------------------------------------------------------------------------
@@ -654,13 +655,43 @@ def digits_data(classes=(0, 1), n=None, seed=None):
 # training
 # ---------------------------------------------------------------------------
 
-def _extrapolate(hist):
-    """Polynomial extrapolation of the next iterate from the last (up to) three."""
-    if len(hist) == 1:
-        return hist[-1].copy()
-    if len(hist) == 2:
-        return 2.0 * hist[-1] - hist[-2]
-    return 3.0 * (hist[-1] - hist[-2]) + hist[-3]
+class _Extrapolator:
+    """Warm starts for a sequence of fixed points: polynomial extrapolation of adaptive order.
+
+    Keeps the backward differences ``D^0 .. D^k`` of the last iterates; the degree-j
+    prediction of the next one is ``sum_{i <= j} D^i`` (Newton's backward formula one step
+    ahead).  After each new iterate the order whose prediction of it was best is kept
+    for the next step (tried one higher when the highest available won), so smooth
+    trajectories get high order and oscillating ones (step sizes beyond 1/lambda_max)
+    fall back to low order.
+    """
+
+    def __init__(self, max_order=5):
+        self.max_order = max_order
+        self.diffs = []
+        self.order = 0
+
+    def predict(self, shape):
+        if not self.diffs:
+            return np.zeros(shape)
+        out = self.diffs[0].copy()
+        for j in range(1, min(self.order, len(self.diffs) - 1) + 1):
+            out += self.diffs[j]
+        return out
+
+    def update(self, new):
+        if self.diffs:
+            partial = self.diffs[0].copy()
+            errs = [float(np.max(np.abs(partial - new)))]
+            for j in range(1, len(self.diffs)):
+                partial += self.diffs[j]
+                errs.append(float(np.max(np.abs(partial - new))))
+            best = int(np.argmin(errs))
+            self.order = best + 1 if best == len(errs) - 1 else best
+        table = [new]
+        for j in range(1, min(len(self.diffs), self.max_order) + 1):
+            table.append(table[j - 1] - self.diffs[j - 1])
+        self.diffs = table
 
 
 def _fit_rate(curve, start, stop):
@@ -1103,7 +1134,7 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
     """Gradient descent on (W, U, a) of a :class:`DEQ`; observed loss beside the predictions.
 
     Each step solves the forward equilibrium and the adjoint fixed point, warm-started by
-    quadratic extrapolation from the previous three steps, and updates all parameters with
+    polynomial extrapolation from the previous steps (adaptive order up to 5), and updates all parameters with
     step ``lr``.  Every step the contraction condition ``L ||W||_2 < 1`` is checked with one
     warm-started power iteration (folded into the solvers' first matrix products).  The
     model is updated in place.
@@ -1185,7 +1216,7 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
     sigma, dsigma = model._sigma, model._dsigma
     losses, rec_steps, rec_lmin, rec_wnorm = [], [], [], []
     fwd_its, adj_its, secs = [], [], []
-    Zhist, Bhist = [], []
+    Zext, Bext = _Extrapolator(_EXTRAPOLATION_ORDER), _Extrapolator(_EXTRAPOLATION_ORDER)
     status, message = "completed", ""
     run = None
     bar = _Progress(progress, steps)
@@ -1208,7 +1239,7 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
     try:
         while True:
             UX = model.U @ XT
-            Z0 = _extrapolate(Zhist) if Zhist else np.zeros((m, n))
+            Z0 = Zext.predict((m, n))
             eq, Wv = _forward(sigma, model.W, UX, Z0, tol, max_iter, probe=v, lipschitz=L)
             w_est = float(np.linalg.norm(Wv))
             if t > 0:
@@ -1238,7 +1269,7 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
                 break
             losses.append(loss)
             D = dsigma(eq.P)
-            B0 = _extrapolate(Bhist) if Bhist else np.zeros((m, n))
+            B0 = Bext.predict((m, n))
             adj, WTw = _adjoint(model.W, D, model.a, B0, tol if t == 0 else adjoint_tol,
                                 max_iter, probe=Wv)
             nv = float(np.linalg.norm(WTw))
@@ -1266,12 +1297,14 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
             if t % record_every == 0 or t == steps:
                 record(t, Z)
             if callback is not None:
+                c0 = time.perf_counter()
                 callback(t, loss)
+                t_start += time.perf_counter() - c0      # step times exclude the callback
             bar.update(t, loss)
             if t == steps:
                 break
-            Zhist = (Zhist + [Z])[-3:]
-            Bhist = (Bhist + [B])[-3:]
+            Zext.update(Z)
+            Bext.update(B)
             Br = B * (-lr * r)
             if Wbuf is None:
                 Wbuf = np.empty_like(model.W)
