@@ -1488,13 +1488,6 @@ def _sufficient(sigma_w2, b0, b1, b2):
     return factor, bool(factor < 1)
 
 
-def _nu_prime(kern, q, h):
-    """d/dq nu(q) = d/dq K(q, q, q) by a central difference along the diagonal."""
-    plus = float(kern.kernel(q + h, q + h, q + h))
-    minus = float(kern.kernel(q - h, q - h, q - h))
-    return (plus - minus) / (2 * h)
-
-
 def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
     """Contraction factors of the population kernel map (MATH.md sections 5 and 7, C4).
 
@@ -1509,7 +1502,12 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
     * each off-diagonal entry: ``K_ij -> K_sigma(s, s, 2 sigma_w^2 K_ij + 2 t_ij)``, whose
       derivative is ``2 sigma_w^2 K_{sigma'}(s, s, Sigma_ij)`` (Price's theorem); by
       Cauchy-Schwarz its sup over ``|Sigma_ij| <= s`` is ``2 sigma_w^2 E[sigma'(U)^2]``
-      (``hd.dual(act).derivative().kernel(s, s, s)``), approached as ``t_ij -> 1``.
+      ``= 2 sigma_w^2 K_{sigma'}(s, s, s)``, approached as ``t_ij -> 1``.  It is computed
+      as the norm of the Hermite expansion of sigma' (the diagonal of the dual kernel of
+      sigma', equal to ``hd.dual(act).derivative().kernel(s, s, s)``, which the tests
+      check; the Hermite route is used because it costs milliseconds where the dual
+      layer's first call can spend seconds deriving a closed form).  When sigma' is not a
+      function (step) this factor is infinite.
 
     The Jacobian is block triangular (the diagonal does not depend on the off-diagonal),
     so the map contracts with factor ``max(diagonal, off-diagonal)``.  The **measured**
@@ -1555,29 +1553,34 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
     sw = _check_sigma_w2(sigma_w2)
     if report is None:
         report = check_conditions(act)
-    from .dual import dual  # the layers beside this one; imported lazily
-    from .hermite import hermite_coefficients
+    from .hermite import hermite_coefficients  # the layer below; imported lazily
 
-    def nu_of(q):
-        # nu(q) = K_sigma(q, q, q) = E[sigma(sqrt(q) Z)^2]: the norm of the expansion
-        # (hermite layer, float64 quadrature; equal to dual(act).kernel(q, q, q), tested)
-        return float(hermite_coefficients(act, 1, float(q)).norm2)
+    def nu_of(a, q):
+        # E[a(sqrt(q) Z)^2] = K_a(q, q, q): the diagonal of the dual kernel of a, i.e. the
+        # norm of its Hermite expansion (equal to hd.dual(a).kernel(q, q, q), tested)
+        return float(hermite_coefficients(a, 1, float(q)).norm2)
 
-    kern = dual(act)
     try:
-        dkern = kern.derivative()
+        dact = act.derivative()
     except ValueError as exc:
-        dkern = None
-        dnote = f"E[sigma'^2] unavailable: {exc}"
+        dact = None
+        dnote = (f"sigma' is not a function ({exc}); K_sigma'(s, s, c) = E[delta(u) "
+                 "delta(v)] grows without bound as c -> s, so the off-diagonal factor is "
+                 "infinite")
     else:
         dnote = ""
     suff, suff_holds = _sufficient(sw, report.sup_abs, report.sup_first, report.sup_second)
 
     # diagonal fixed point kappa = nu(2 sw kappa + 2), from K^(0) = 0
     kappa, visited, converged, residual, it = 0.0, [2.0], False, math.inf, 0
+    diverged = ""
     for it in range(1, max_iter + 1):
         s = 2 * sw * kappa + 2
-        new = nu_of(s)
+        try:
+            new = nu_of(act, s)
+        except (ValueError, OverflowError, FloatingPointError) as exc:
+            diverged = f" ({exc})"
+            break
         residual = abs(new - kappa)
         kappa = new
         if not math.isfinite(kappa) or kappa > 1e150:
@@ -1590,7 +1593,8 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
     nan = math.nan
     if not converged:
         note = ("the diagonal iteration did not converge "
-                f"(kappa = {kappa:.6g} after {it} steps): no fixed point, no measured factor")
+                f"(kappa = {kappa:.6g} after {it} steps{diverged}): no fixed point, no "
+                "measured factor")
         return ContractionResult(
             sigma_w2=sw, sufficient_factor=suff, sufficient_holds=suff_holds,
             measured_factor=nan, measured_diagonal=nan, measured_offdiagonal=nan,
@@ -1607,17 +1611,17 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
         q = np.asarray(q, dtype=np.float64)
         h1, h2 = 1e-4 * q, 2e-4 * q
         pts = np.concatenate([q + h1, q - h1, q + h2, q - h2, q])
-        nu = np.array([nu_of(p) for p in pts]).reshape(5, -1)
+        nu = np.array([nu_of(act, p) for p in pts]).reshape(5, -1)
         d1 = (nu[0] - nu[1]) / (2 * h1)
         d2 = (nu[2] - nu[3]) / (2 * h2)
         # Richardson: the O(h^2) error of the h1 estimate is about (d1 - d2)/3; the
         # float64 kernel values (relative ~1e-13) add rounding of order 1e-13 nu / h1
         diag = np.abs(d1 + (d1 - d2) / 3)
         err = np.abs(d1 - d2) / 3 + 1e-12 * np.maximum(1.0, np.abs(nu[4])) / h1
-        if dkern is not None:
-            off = np.array([float(dkern.kernel(p, p, p)) for p in q])
+        if dact is not None:
+            off = np.array([nu_of(dact, p) for p in q])
         else:
-            off = np.full_like(q, nan)
+            off = np.full_like(q, math.inf)
         return 2 * sw * diag, 2 * sw * off, 2 * sw * err
 
     diag_v, off_v, err_v = factors(grid)
@@ -1625,8 +1629,8 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
     off_sup = float(off_v.max())
     err = float(err_v.max())
     loc = [float(v[0]) for v in factors(np.array([s_star]))]
-    measured = max(diag_sup, off_sup) if dkern is not None else diag_sup
-    local = max(loc[0], loc[1]) if dkern is not None else loc[0]
+    measured = max(diag_sup, off_sup)
+    local = max(loc[0], loc[1])
     note = dnote or ("equal-norm data; measured factors are float64 estimates on a "
                      f"{grid.size}-point grid of the visited variances")
     return ContractionResult(

@@ -454,3 +454,24 @@ def test_tail_enclosure_bounds_the_function_on_the_whole_tail(text, Y):
     assert worst <= bound
     if Y >= 7.5 and "log" not in text:   # far enough out for the decay rules to apply
         assert math.isfinite(bound)      # (u log u at u = 1/x -> 0 is beyond them)
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "erf", "sin"])
+def test_contraction_ingredients_equal_the_dual_kernels(name):
+    """nu(q) and E[sigma'^2] (Hermite norms) are the diagonals of hd.dual's kernels."""
+    from hermite_dual.hermite import hermite_coefficients
+    k = hd.dual(name)
+    for q in (2.0, 2.7, 5.1):
+        assert abs(hermite_coefficients(name, 1, q).norm2 - float(k.kernel(q, q, q))) < 1e-10
+        dnorm = hermite_coefficients(hd.activation(name).derivative(), 1, q).norm2
+        # 1e-8: hd.dual("relu").derivative().kernel(5.1, 5.1, 5.1) is 0.49999999703 (its
+        # asin closed form at rho = 1 + 2e-16), while kernel_with_error gives 0.5
+        assert abs(dnorm - float(k.derivative().kernel(q, q, q))) < 1e-8
+
+
+def test_contraction_step_and_exp():
+    r = hd.contraction("step", 0.05, report=report("step"))
+    assert r.measured_offdiagonal == INF and r.holds is False and "not a function" in r.note
+    r = hd.contraction("exp", 0.05, report=report("exp"))
+    assert r.converged is False and r.holds is None and math.isnan(r.measured_factor)
+    assert "did not converge" in r.note
