@@ -33,7 +33,7 @@ from numba import prange
 __all__ = [
     "KIND_SERIES", "KIND_IDENTITY", "KIND_RELU", "KIND_STEP", "KIND_ERF", "KIND_SIN",
     "KIND_COS", "KIND_GAUSSIAN", "KIND_EXP", "KIND_NAMES",
-    "closed_kernel", "series_kernel", "kernel_eval", "solve_entry", "diag_nu",
+    "closed_kernel", "series_kernel", "series_value", "kernel_value", "kernel_eval", "solve_entry", "diag_nu",
     "build_table", "gram_table", "gram_general", "kdot_theta", "find_parallel",
     "max_offdiag_corr",
 ]
@@ -156,6 +156,47 @@ def series_kernel(A, T, E, i, j, q1, q2, c):
 
 
 @_jit
+def series_value(A, T, i, j, q1, q2, c):
+    """``(value, dvalue/dc)`` of the Mehler series without the error terms (for Newton).
+
+    Same truncation rule as :func:`series_kernel` (squared, so no square root per term).
+    """
+    r = math.sqrt(q1 * q2)
+    rho = c / r
+    if rho > 1.0:
+        rho = 1.0
+    elif rho < -1.0:
+        rho = -1.0
+    deg = A.shape[1] - 1
+    v = 0.0
+    dv = 0.0
+    absum = 0.0
+    p = 1.0
+    pm = 0.0
+    tol2 = (1e-3 * _EPS) ** 2
+    for k in range(deg + 1):
+        t = A[i, k] * A[j, k]
+        v += t * p
+        absum += abs(t * p)
+        if k > 0:
+            dv += k * t * pm
+        pm = p
+        p *= rho
+        if p * p * max(T[i, k], 0.0) * max(T[j, k], 0.0) <= tol2 * absum * absum or p == 0.0:
+            break
+    return v, dv / r
+
+
+@_jit
+def kernel_value(kind, A, T, i, j, q1, q2, c):
+    """``(value, dvalue/dc)`` without error terms: series or closed form."""
+    if kind == KIND_SERIES:
+        return series_value(A, T, i, j, q1, q2, c)
+    v, dv, err = closed_kernel(kind, q1, q2, c)
+    return v, dv
+
+
+@_jit
 def kernel_eval(kind, A, T, E, i, j, q1, q2, c):
     """Dispatch: series kernel for ``KIND_SERIES``, closed form otherwise."""
     if kind == KIND_SERIES:
@@ -184,7 +225,7 @@ def solve_entry(kind, A, T, E, i, j, q1, q2, g, w2, k0, maxit, kscale):
             c = r
         elif c < -r:
             c = -r
-        v, dv, err = kernel_eval(kind, A, T, E, i, j, q1, q2, c)
+        v, dv = kernel_value(kind, A, T, i, j, q1, q2, c)
         its += 1
         f = k - v
         fp = 1.0 - 2.0 * w2 * dv
@@ -266,7 +307,7 @@ def closed_start(kind, A, T, E, s, g):
         c = r
     elif c < -r:
         c = -r
-    v, dv, err = kernel_eval(kind, A, T, E, 0, 0, s, s, c)
+    v, dv = kernel_value(kind, A, T, 0, 0, s, s, c)
     return v
 
 
@@ -378,7 +419,7 @@ def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, maxit, K, row
                 c0 = -r
             pi = pidx[i]
             pj = pidx[j]
-            k0, dv0, e0 = kernel_eval(kind, A, T, E, pi, pj, s[i], s[j], c0)
+            k0, dv0 = kernel_value(kind, A, T, pi, pj, s[i], s[j], c0)
             k, res, err, its, dv = solve_entry(kind, A, T, E, pi, pj, s[i], s[j], g, w2,
                                                k0, maxit,
                                                math.sqrt(abs(kappa[i] * kappa[j])))
@@ -400,38 +441,39 @@ def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, maxit, K, row
 
 
 @_pjit
-def kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, A, T, E, Kdot, Theta, row_err):
+def kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, A, T, Kdot, Theta, row_rho):
     """``Kdot = K_{sigma'}(s_i, s_j, Sigma_ij)`` and ``Theta = K (1 + B)``.
 
     ``B = Kdot / (1 - 2 w2 Kdot)`` (MATH section 5).  With ``kind`` a closed-form id the
     derivative kernel comes from Price's theorem (``dK/dc``); with ``KIND_SERIES`` the
-    tables ``A, T, E`` (row ``pidx[i]`` for point i) are those of sigma' and the
-    Mehler series is summed.  On the diagonal ``Kdot_ii = kdiag[i] = nu_{sigma'}(s_i)``
-    (integrated directly, no truncation).  ``row_err[a]`` receives the largest
-    evaluation error of row a.
+    tables ``A, T`` (row ``pidx[i]`` for point i) are those of sigma' and the Mehler
+    series is summed (:func:`series_value`).  On the diagonal
+    ``Kdot_ii = kdiag[i] = nu_{sigma'}(s_i)`` (integrated directly, no truncation).
+    ``row_rho[a]`` receives the largest off-diagonal ``|rho|`` of row a: every error
+    term of the series grows with ``|rho|``, so the caller bounds the error there.
     """
     nr = rows.shape[0]
     nc = cols.shape[0]
     for a in prange(nr):
         i = rows[a]
-        emax = 0.0
+        rmax = 0.0
         for b in range(nc):
             j = cols[b]
             c = Sig[a, b]
-            r = math.sqrt(s[i] * s[j])
             if i == j:
                 v = kdiag[i]
-                e = 16.0 * _EPS * abs(v)
-            elif kind == KIND_SERIES:
-                v, dv, e = series_kernel(A, T, E, pidx[i], pidx[j], s[i], s[j], c)
             else:
-                vv, v, e0 = closed_kernel(kind, s[i], s[j], c)
-                e = 16.0 * _EPS * abs(v)
+                r = math.sqrt(s[i] * s[j])
+                rho = abs(c) / r
+                if rho > rmax:
+                    rmax = rho
+                if kind == KIND_SERIES:
+                    v, dv = series_value(A, T, pidx[i], pidx[j], s[i], s[j], c)
+                else:
+                    vv, v, e0 = closed_kernel(kind, s[i], s[j], c)
             Kdot[a, b] = v
             Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
-            if not (e <= emax):
-                emax = e
-        row_err[a] = emax
+        row_rho[a] = min(rmax, 1.0)
 
 
 @_pjit

@@ -124,6 +124,23 @@ def _series_tables(act, degree, qs):
             nu)
 
 
+def _series_error_envelope(A, T, E, rho):
+    """Bound on the error of every Mehler sum over rows of (A, T, E) with ``|rho'| <= rho``.
+
+    Each error term of :func:`hermite_dual._kernels.series_value` (propagated coefficient
+    errors, rounding, the truncation left after its stopping rule) grows with ``|rho|``
+    and with ``|a_k|``, ``e_k``, ``T_k``, so the row-wise maxima at ``rho`` bound them all.
+    """
+    a = np.max(np.abs(A), axis=0)
+    e = np.max(E, axis=0)
+    t_R = float(np.max(T[:, -1]))
+    p = rho ** np.arange(a.size)
+    absum = float(np.sum(a * a * p))
+    cerr = float(np.sum((2 * a * e + e * e) * p))
+    trunc = max(1e-3 * _EPS * absum, rho ** a.size * t_R)
+    return cerr + (a.size + 4) * _EPS * absum + trunc
+
+
 class _Evaluator:
     """nu(q) and nu_{sigma'}(q) of one activation, vectorized over q."""
 
@@ -294,8 +311,8 @@ class EquilibriumKernel:
         pts = np.unique(np.concatenate([self.rows, self.cols]))
         pidx = np.zeros(self.s.shape[0], dtype=np.int64)
         kdiag = np.full(self.s.shape[0], np.nan)
+        dact = self._evaluator.derivative_act()      # ValueError when sigma' has a Dirac mass
         if self._kind == kr.KIND_SERIES:
-            dact = self._evaluator.derivative_act()
             if self.method == "equal":
                 A, T, E, nud = _series_tables(dact, self._degree, self.s[pts[:1]])
                 kdiag[pts] = nud[0]
@@ -308,12 +325,18 @@ class EquilibriumKernel:
             kdiag[pts] = self._evaluator.nu_deriv_act(self.s[pts])
         Kdot = np.empty_like(self.K)
         Theta = np.empty_like(self.K)
-        row_err = np.empty(self.rows.size)
+        row_rho = np.zeros(self.rows.size)
         kr.kdot_theta(self.Sigma, self.K, self.rows, self.cols, self.s, kdiag, pidx,
-                      self.sigma_w2,
-                      self._kind, A, T, E, Kdot, Theta, row_err)
+                      self.sigma_w2, self._kind, A, T, Kdot, Theta, row_rho)
+        rho = float(row_rho.max()) if row_rho.size else 0.0
+        if self._kind == kr.KIND_SERIES:
+            used = np.unique(pidx[pts])
+            err = max(_series_error_envelope(A[used], T[used], E[used], rho),
+                      16 * _EPS * float(np.max(np.abs(kdiag[pts]))))
+        else:
+            err = 16 * _EPS * float(np.max(np.abs(kdiag[pts])))
         self._cache["Kdot"], self._cache["Theta"] = Kdot, Theta
-        self._cache["Kdot_error"] = float(row_err.max()) if row_err.size else 0.0
+        self._cache["Kdot_error"] = err
         self.timing["tangent"] = time.perf_counter() - t0
         return Kdot, Theta
 

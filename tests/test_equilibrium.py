@@ -427,6 +427,9 @@ def test_lazy_errors_and_describe_type():
     r = population_gram(_X, "Heaviside(x) + x/2", 0.08)
     with pytest.raises(ValueError, match="needs sigma' as a function"):
         r.Kdot
+    r = population_gram(_X, "step", 0.08)
+    with pytest.raises(ValueError, match="needs sigma' as a function"):
+        r.Theta
 
 
 # ---------------------------------------------------------------------------

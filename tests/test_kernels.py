@@ -144,6 +144,21 @@ def test_compiled_matches_interpreted():
         a = kr.series_kernel(A, T, E, 0, 0, 2.1, 2.1, c)
         b = kr.series_kernel.py_func(A, T, E, 0, 0, 2.1, 2.1, c)
         np.testing.assert_allclose(a, b, rtol=1e-15, atol=1e-17)
+        fast = kr.series_value(A, T, 0, 0, 2.1, 2.1, c)
+        assert abs(fast[0] - a[0]) <= a[2]                 # same sum, error bounded
+        np.testing.assert_allclose(fast, kr.series_value.py_func(A, T, 0, 0, 2.1, 2.1, c),
+                                   rtol=1e-15, atol=1e-17)
+    S = 2 * w2 * np.full((n, n), 0.3) + G
+    Kc = np.full((n, n), 0.3)
+    s_pts = np.diag(S).copy()
+    outs = []
+    for fn in (kr.kdot_theta, kr.kdot_theta.py_func):
+        Kd, Th, rr = np.empty((n, n)), np.empty((n, n)), np.empty(n)
+        fn(S, Kc, rows, rows, s_pts, np.full(n, 0.4), np.zeros(n, np.int64), w2,
+           kr.KIND_SERIES, A, T, Kd, Th, rr)
+        outs.append((Kd, Th, rr))
+    for x, y in zip(*outs):
+        np.testing.assert_allclose(x, y, rtol=1e-15, atol=1e-17)
     assert kr.find_parallel(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
     assert kr.find_parallel.py_func(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
     G2 = G.copy()
