@@ -456,7 +456,7 @@ def test_tail_enclosure_bounds_the_function_on_the_whole_tail(text, Y):
         assert math.isfinite(bound)      # (u log u at u = 1/x -> 0 is beyond them)
 
 
-@pytest.mark.parametrize("name", ["tanh", "relu", "erf", "sin"])
+@pytest.mark.parametrize("name", ["relu", "sin"])
 def test_contraction_ingredients_equal_the_dual_kernels(name):
     """nu(q) and E[sigma'^2] (Hermite norms) are the diagonals of hd.dual's kernels."""
     from hermite_dual.hermite import hermite_coefficients
