@@ -339,6 +339,9 @@ def test_contraction_lost_at_start():
         run = train(model, X, y, steps=10, progress=False)
     assert run.status in ("contraction_lost", "forward_failed")
     assert run.steps <= 0
+    # a run with no step still summarizes and serializes (NaN -> null)
+    assert run.summary()["status"] == run.status
+    json.dumps(describe_run(run), allow_nan=False)
 
 
 def test_interrupted_run_returns_and_saves_history(tmp_path):
@@ -361,6 +364,41 @@ def test_interrupted_run_returns_and_saves_history(tmp_path):
 # ---------------------------------------------------------------------------
 # rates, summaries, persistence, plotting, sweeps, data
 # ---------------------------------------------------------------------------
+
+def test_warm_start_extrapolation_is_exact_on_polynomials_and_adapts():
+    from hermite_dual.deq import _Extrapolator
+    rng = np.random.default_rng(0)
+    coef = rng.standard_normal((4, 16, 3))             # a cubic in t, array-valued
+    path = [sum(c * t ** k for k, c in enumerate(coef)) for t in range(12)]
+    ext = _Extrapolator(5)
+    for t in range(8):
+        ext.update(path[t])
+    np.testing.assert_allclose(ext.predict(path[0].shape), path[8], rtol=1e-10, atol=1e-9)
+    # an alternating sequence (a mode with 1 - eta mu < 0) drives the order back down
+    alt = _Extrapolator(5)
+    for t in range(10):
+        alt.update(np.full((16, 3), (-1.0) ** t))
+    assert alt.order == 0
+    np.testing.assert_array_equal(_Extrapolator().predict((2, 2)), np.zeros((2, 2)))
+
+
+def test_progress_line_only_on_a_terminal(monkeypatch):
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    X, y = sphere_data(4, 3, seed=0)
+    for stream, expect in ((Tty(), True), (io.StringIO(), False)):
+        monkeypatch.setattr("sys.stderr", stream)
+        train(DEQ(3, 20, "tanh", seed=0), X, y, steps=3, progress=True)
+        assert ("train: step" in stream.getvalue()) is expect
+    quiet = Tty()
+    monkeypatch.setattr("sys.stderr", quiet)
+    train(DEQ(3, 20, "tanh", seed=0), X, y, steps=3, progress=False)
+    assert quiet.getvalue() == ""
+
 
 def test_fit_rate_recovers_a_geometric_factor():
     tau = np.arange(40)
