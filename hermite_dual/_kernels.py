@@ -34,7 +34,8 @@ __all__ = [
     "KIND_SERIES", "KIND_IDENTITY", "KIND_RELU", "KIND_STEP", "KIND_ERF", "KIND_SIN",
     "KIND_COS", "KIND_GAUSSIAN", "KIND_EXP", "KIND_NAMES",
     "closed_kernel", "series_kernel", "series_value", "kernel_value", "kernel_eval", "solve_entry", "diag_nu",
-    "build_table", "gram_table", "gram_general", "kdot_theta", "find_parallel",
+    "build_table", "gram_table", "gram_general", "kdot_theta", "build_kdot_table",
+    "kdot_theta_table", "find_parallel",
     "max_offdiag_corr",
 ]
 
@@ -474,6 +475,106 @@ def kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, A, T, Kdot, Theta, 
             Kdot[a, b] = v
             Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
         row_rho[a] = min(rmax, 1.0)
+
+
+@_jit
+def _lagrange4(H, m, t):
+    """Cubic Lagrange interpolation of ``H`` in interval m at fraction t (4 nodes)."""
+    nint = H.shape[0] - 1
+    j0 = m - 1
+    if j0 < 0:
+        j0 = 0
+    elif j0 > nint - 3:
+        j0 = nint - 3
+    y = m + t - j0
+    return (-(y - 1.0) * (y - 2.0) * (y - 3.0) / 6.0 * H[j0]
+            + y * (y - 2.0) * (y - 3.0) / 2.0 * H[j0 + 1]
+            - y * (y - 1.0) * (y - 3.0) / 2.0 * H[j0 + 2]
+            + y * (y - 1.0) * (y - 2.0) / 6.0 * H[j0 + 3])
+
+
+@_pjit
+def build_kdot_table(kind, A, T, s, g0, w2, F, dF, H, mid_err):
+    """Tabulate ``H(u) = K_{sigma'}(s, s, 2 w2 F(u) + g0 u)`` on the nodes of ``F``.
+
+    Equal-norm path: Kdot depends on ``u = g_ij / g0`` alone.  ``A, T`` are the tables
+    of sigma' (or dummies for a closed-form id, whose ``dK/dc`` is ``K_{sigma'}``).
+    ``mid_err[m]`` is the error of 4-point Lagrange interpolation at the midpoint of
+    interval m against a direct evaluation there (F at the midpoint from its cubic
+    Hermite interpolant, as the Gram entries themselves).
+    """
+    nint = F.shape[0] - 1
+    h = 2.0 / nint
+    for m in prange(nint + 1):
+        u = -1.0 + m * h
+        c = 2.0 * w2 * F[m] + g0 * u
+        if kind == KIND_SERIES:
+            v, dv = series_value(A, T, 0, 0, s, s, c)
+        else:
+            vv, v, e0 = closed_kernel(kind, s, s, c)
+        H[m] = v
+    for m in prange(nint):
+        u = -1.0 + (m + 0.5) * h
+        fm = 0.5 * (F[m] + F[m + 1]) + 0.125 * h * (dF[m] - dF[m + 1])
+        c = 2.0 * w2 * fm + g0 * u
+        if kind == KIND_SERIES:
+            v, dv = series_value(A, T, 0, 0, s, s, c)
+        else:
+            vv, v, e0 = closed_kernel(kind, s, s, c)
+        e = abs(_lagrange4(H, m, 0.5) - v)
+        mid_err[m] = e if math.isfinite(e) else math.inf
+
+
+@_pjit
+def kdot_theta_table(Sig, K, rows, cols, s, g0, w2, kdiag, H, good, kind, A, T, Kdot,
+                     Theta, row_rho, row_lo, row_hi):
+    """Equal-norm ``Kdot`` and ``Theta`` from the table ``H`` (direct where not good).
+
+    ``u = (Sigma_ij - 2 w2 K_ij) / g0``; ``row_lo``/``row_hi`` receive the table
+    intervals read, ``row_rho`` the largest off-diagonal ``|rho|`` per row.
+    """
+    nint = H.shape[0] - 1
+    h = 2.0 / nint
+    nr = rows.shape[0]
+    nc = cols.shape[0]
+    for a in prange(nr):
+        i = rows[a]
+        lo = nint
+        hi = -1
+        rmax = 0.0
+        for b in range(nc):
+            j = cols[b]
+            c = Sig[a, b]
+            if i == j:
+                v = kdiag[i]
+            else:
+                rho = abs(c) / s
+                if rho > rmax:
+                    rmax = rho
+                u = (c - 2.0 * w2 * K[a, b]) / g0
+                if u > 1.0:
+                    u = 1.0
+                elif u < -1.0:
+                    u = -1.0
+                x = (u + 1.0) / h
+                m = int(x)
+                if m >= nint:
+                    m = nint - 1
+                if good[m]:
+                    v = _lagrange4(H, m, x - m)
+                    if m < lo:
+                        lo = m
+                    if m > hi:
+                        hi = m
+                elif kind == KIND_SERIES:
+                    v, dv = series_value(A, T, 0, 0, s, s, c)
+                else:
+                    vv, v, e0 = closed_kernel(kind, s, s, c)
+            Kdot[a, b] = v
+            Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
+        row_rho[a] = min(rmax, 1.0)
+        row_lo[a] = lo
+        row_hi[a] = hi
 
 
 @_pjit

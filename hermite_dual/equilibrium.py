@@ -326,8 +326,32 @@ class EquilibriumKernel:
         Kdot = np.empty_like(self.K)
         Theta = np.empty_like(self.K)
         row_rho = np.zeros(self.rows.size)
-        kr.kdot_theta(self.Sigma, self.K, self.rows, self.cols, self.s, kdiag, pidx,
-                      self.sigma_w2, self._kind, A, T, Kdot, Theta, row_rho)
+        interp_err = 0.0
+        table = self._cache.get("F_table")
+        if self.method == "equal" and table is not None:
+            F, dF, g0 = table
+            s0 = float(self.s[pts[0]])
+            nint = F.size - 1
+            H = np.empty(nint + 1)
+            mid_err = np.empty(nint)
+            kr.build_kdot_table(self._kind, A, T, s0, g0, self.sigma_w2, F, dF, H, mid_err)
+            good = np.isfinite(H[:-1]) & np.isfinite(H[1:]) & (
+                mid_err <= 32 * _EPS * max(1.0, float(np.max(np.abs(H[np.isfinite(H)])))))
+            lo = np.zeros(self.rows.size, dtype=np.int64)
+            hi = np.zeros(self.rows.size, dtype=np.int64)
+            kr.kdot_theta_table(self.Sigma, self.K, self.rows, self.cols, s0, g0,
+                                self.sigma_w2, kdiag, H, good, self._kind, A, T, Kdot, Theta,
+                                row_rho, lo, hi)
+            a, b = int(lo.min()), int(hi.max())
+            if b >= a:
+                mid_ok = np.where(good, mid_err, 0.0)
+                nb = mid_ok.copy()
+                nb[1:] = np.maximum(nb[1:], mid_ok[:-1])
+                nb[:-1] = np.maximum(nb[:-1], mid_ok[1:])
+                interp_err = 2 * float(np.max(nb[a:b + 1]))
+        else:
+            kr.kdot_theta(self.Sigma, self.K, self.rows, self.cols, self.s, kdiag, pidx,
+                          self.sigma_w2, self._kind, A, T, Kdot, Theta, row_rho)
         rho = float(row_rho.max()) if row_rho.size else 0.0
         if self._kind == kr.KIND_SERIES:
             used = np.unique(pidx[pts])
@@ -335,6 +359,9 @@ class EquilibriumKernel:
                       16 * _EPS * float(np.max(np.abs(kdiag[pts]))))
         else:
             err = 16 * _EPS * float(np.max(np.abs(kdiag[pts])))
+        # K's own error moves Sigma by 2 sigma_w^2 error_bound; |dKdot/dc| <= sup|K_{sigma''}|
+        # is not available in general, so this part is left to the caller (see Kdot_error)
+        err += interp_err
         self._cache["Kdot"], self._cache["Theta"] = Kdot, Theta
         self._cache["Kdot_error"] = err
         self.timing["tangent"] = time.perf_counter() - t0
@@ -352,7 +379,14 @@ class EquilibriumKernel:
 
     @property
     def Kdot_error(self):
-        """Evaluation-error estimate of ``Kdot`` (Parseval tail certified for series)."""
+        """Error of ``Kdot`` as a function of the computed Sigma.
+
+        Series: coefficient errors, rounding and the truncation left by the stopping rule,
+        all bounded at the largest ``|rho|`` of the block (certified tail, estimated
+        coefficient errors); closed forms: 16 ulps (estimate); equal norms: plus twice
+        the largest midpoint error of the Lagrange table (estimate).  The effect of
+        ``Sigma``'s own error (``2 sigma_w^2 error_bound``) is not included.
+        """
         self._tangent()
         return self._cache["Kdot_error"]
 
@@ -789,6 +823,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         kappa=kappa, s=s, method=path, kernel=kr.KIND_NAMES.get(kind, "series"),
         sigma_w2=w2, activation=act, timing=timing, _kind=kind, _evaluator=ev,
         _degree=degree)
+    if path == "equal":
+        result._cache["F_table"] = (F, dF, g0)
     if not converged and raise_on_failure:
         raise EquilibriumNotConverged(
             f"the equilibrium kernel of {act.name!r} at sigma_w2={w2!r} did not converge "

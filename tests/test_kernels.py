@@ -195,3 +195,34 @@ def test_build_table_matches_direct_solves():
     assert 12 < ratio < 20
     # the relu singularity at u = 1 ((1 - rho)^(3/2)) makes the last interval the worst
     assert mid[-1] > 100 * np.max(mid[inner])
+
+
+def test_kdot_table_matches_direct_evaluation():
+    """Equal-norm Kdot table (4-point Lagrange on the F nodes) vs direct closed forms."""
+    nint = 512
+    F, mid, s, w2, kappa = _relu_table(nint)
+    u = -1 + 2 * np.arange(nint + 1) / nint
+    dF = np.array([2 * kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * f + 2 * uu)[1]
+                   / (1 - 2 * w2 * kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * f + 2 * uu)[1])
+                   for f, uu in zip(F, u)])
+    H = np.empty(nint + 1)
+    hmid = np.empty(nint)
+    kr.build_kdot_table(kr.KIND_RELU, kr_dummy, kr_dummy, s, 2.0, w2, F, dF, H, hmid)
+    for fn in (kr.build_kdot_table, kr.build_kdot_table.py_func):
+        H2, m2 = np.empty(nint + 1), np.empty(nint)
+        fn(kr.KIND_RELU, kr_dummy, kr_dummy, s, 2.0, w2, F, dF, H2, m2)
+        np.testing.assert_allclose(H2, H, rtol=0, atol=1e-16)
+    np.testing.assert_allclose(
+        H, [kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * f + 2 * uu)[1] for f, uu in zip(F, u)],
+        rtol=0, atol=1e-16)
+    inner = slice(nint // 8, -nint // 8)
+    assert np.max(hmid[inner]) < 1e-9
+    rng = np.random.default_rng(0)
+    for x in rng.uniform(-0.7, 0.7, 20):
+        pos = (x + 1) * nint / 2
+        m = int(pos)
+        exact = kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * kr.solve_entry(
+            kr.KIND_RELU, kr_dummy, kr_dummy, kr_dummy, 0, 0, s, s, 2 * x, w2, 0.0, 100,
+            kappa)[0] + 2 * x)[1]
+        assert abs(kr._lagrange4(H, m, pos - m) - exact) <= 4 * max(hmid[m - 1:m + 2].max(),
+                                                                     1e-16)
