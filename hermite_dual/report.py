@@ -39,8 +39,8 @@ DEFAULT_SETTINGS = {
     "sigma_w2": 0.08,
     "n": 40,
     "d": 10,
-    "width": 1000,
-    "steps": 150,
+    "width": 800,
+    "steps": 100,
     "seed": 0,
 }
 
@@ -80,6 +80,17 @@ def _fmt(value, digits=6):
     if math.isnan(v):
         return "n/a"
     return f"{v:.{digits}g}"
+
+
+def _dual_line(info):
+    if info.get("closed_form"):
+        return f"closed form {info['closed_form']}"
+    text = info.get("message", "no closed form")
+    degrees = info.get("degree_at_q1")
+    if degrees:
+        text += "; degree at q=1 for |rho| <= " + ", ".join(
+            f"{r}: {k}" for r, k in degrees.items())
+    return text
 
 
 def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, quick=False,
@@ -183,10 +194,7 @@ def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, qui
         f"{_fmt(expansion.get('tail'), 3)}, largest |a_k| beyond k=10: "
         f"{_fmt(max(nz[11:]) if len(nz) > 11 else 0.0, 3)}",
         "",
-        "Dual kernel K_sigma(q1, q2, c): " + (
-            f"closed form {dual_info['closed_form']}" if dual_info.get("closed_form")
-            else f"no closed form; {dual_info.get('method', 'series')} "
-                 f"(degree {dual_info.get('degree', 'n/a')}, certified tail)"),
+        "Dual kernel K_sigma(q1, q2, c): " + _dual_line(dual_info),
         "",
         "Conditions:",
         "  " + str(conditions).replace("\n", "\n  "),
