@@ -9,13 +9,18 @@ weight-untied recursion
 converges (the kernel map is a contraction) to ``K``; ``lambda_* = lambda_min(K)``.
 :func:`population_gram` never runs the recursion on n x n matrices: the diagonal is a
 scalar fixed point per point, ``kappa_i = nu(s_i)``, ``s_i = 2 sigma_w^2 kappa_i + g_i``
-(``g_i = 2 ||x_i||^2 / d``), and, once the diagonal is known, every off-diagonal entry is
+(``g_i = 2 ||x_i||^2 / d``; Newton's method with the contraction factor measured at every
+step), and, once the diagonal is known, every off-diagonal entry is
 an independent scalar fixed point ``k = K_sigma(s_i, s_j, 2 sigma_w^2 k + g_ij)``, solved
 by safeguarded Newton.  With equal norms (``||x_i||^2 = d``) the entry depends on
 ``g_ij`` alone, ``K_ij = F(g_ij)``: F is tabulated once on [-1, 1] (values and
 derivatives, cubic Hermite interpolation, the error of every table interval measured
 at its midpoint against a direct solve) and read at the n^2 data correlations; entries
-in intervals where the table is not accurate to a few ulps are solved directly.
+in intervals where the table is not accurate to a few ulps are solved directly.  The
+tangent kernel's ``Kdot`` is tabulated the same way on the equal-norm path.
+
+Cost: one BLAS product ``X X^T``, one pass over the n^2 entries (plus O(n d)); memory:
+K and Sigma (Sigma overwrites the product in place), Kdot and Theta when asked for.
 
 The kernels K_sigma are closed forms (identity, relu, step, erf, sin, cos, gaussian,
 exp) or Mehler series from Hermite coefficient tables
@@ -635,7 +640,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
 
     Examples
     --------
-    sin has a closed form, tanh uses Mehler series; both paths agree:
+    tanh uses Mehler series; the tabulated (equal-norm) and entrywise paths agree:
 
     >>> import numpy as np
     >>> import hermite_dual as hd

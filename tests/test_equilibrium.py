@@ -325,6 +325,37 @@ def test_certificate_below_lambda_min_series(n, seed, name, w2):
     assert res.certificate > 0 or np.max(np.abs(cosines)) > 0.5
 
 
+def recursion_dual_float(X, name, w2, iters=200):
+    """Weight-untied recursion with hd.dual(act).kernel_with_error (float64, independent
+    quadrature/Mehler code); returns K and the accumulated kernel error bound."""
+    dual = hd.dual(name)
+    d = X.shape[1]
+    G = 2 * X @ X.T / d
+    K = np.zeros_like(G)
+    bound = 0.0
+    for _ in range(iters):
+        S = 2 * w2 * K + G
+        dg = np.diag(S)
+        new, b = dual.kernel_with_error(dg[:, None], dg[None, :], S)
+        change = np.max(np.abs(new - K))
+        K, bound = new, float(np.max(b))
+        if change <= 1e-16:
+            break
+    return K, bound
+
+
+@settings(deadline=None, max_examples=5)
+@given(n=st.integers(2, 5), seed=st.integers(0, 2**32 - 1), w2=st.floats(0.01, 0.12),
+       method=st.sampled_from(["equal", "general"]))
+def test_series_error_bound_against_dual_recursion(n, seed, w2, method):
+    """tanh: |K - K_ref| <= error_bound + (error of the reference), the reference being the
+    recursion iterated with the dual-kernel layer's float64 evaluator."""
+    X = sphere(n, 3, seed)
+    res = population_gram(X, "tanh", w2, method=method)
+    ref, kbound = recursion_dual_float(X, "tanh", w2)
+    assert np.max(np.abs(res.K - ref)) <= res.error_bound + kbound / (1 - res.contraction)
+
+
 def test_certificate_positive_for_many_nearly_orthogonal_points():
     X = sphere(200, 400, seed=0)
     res = population_gram(X, "tanh", 0.08)
