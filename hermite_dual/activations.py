@@ -403,6 +403,29 @@ def _find_kinks(expr):
     return tuple(sorted(points, key=lambda v: float(v)))
 
 
+def _drop_null_deltas(expr):
+    """Remove terms g(x) DiracDelta(x - a) with g(a) = 0 (e.g. ``x DiracDelta(x)``).
+
+    Such products are the zero distribution; sympy leaves them in derivatives of
+    functions like softsign, whose second derivative is an ordinary bounded function.
+    Terms whose coefficient does not vanish at the delta's support are kept.
+    """
+    kept = []
+    for term in sp.Add.make_args(sp.expand(expr)):
+        deltas = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.DiracDelta)]
+        if len(deltas) != 1 or len(deltas[0].args) != 1:
+            kept.append(term)
+            continue
+        arg = deltas[0].args[0]
+        roots = sp.solve(arg, x) if arg.is_polynomial(x) and sp.degree(arg, x) == 1 else []
+        coeff = term / deltas[0]
+        if len(roots) == 1 and sp.limit(coeff, x, roots[0]) == 0 and \
+                sp.limit(coeff, x, roots[0], "-") == 0:
+            continue
+        kept.append(term)
+    return sp.Add(*kept)
+
+
 def _parity(expr, fn):
     """'odd', 'even' or None; a numeric screen then a symbolic proof."""
     pts = np.array([0.3, 0.71, 1.3, 2.9, 5.5])
@@ -511,6 +534,8 @@ class Activation:
         expr = sp.diff(self.expr, x, int(k))
         if isinstance(expr, sp.Piecewise) or expr.has(sp.Piecewise):
             expr = sp.piecewise_fold(expr)
+        if expr.has(sp.DiracDelta):
+            expr = _drop_null_deltas(expr)
         if expr.has(sp.DiracDelta):
             raise ValueError(
                 f"derivative {k} of activation {self.name!r} is not a function: it "

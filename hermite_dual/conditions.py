@@ -1743,7 +1743,10 @@ def _max_sigma_w2(b1):
             return math.inf, sp.oo
         ex = sp.nsimplify(1 / (8 * b1.exact ** 2)) if b1.exact.is_Float else \
             sp.radsimp(1 / (8 * b1.exact ** 2))
-        return _down(float(ex)), ex
+        value = float(ex)
+        if ex.is_Rational and sp.Rational(value) == ex:  # exactly representable: keep it
+            return value, ex
+        return _down(value), ex
     if b1.status == "enclosure":
         return _down(1 / (8 * b1.upper ** 2)), None
     if b1.status in ("unbounded", "not_a_function"):

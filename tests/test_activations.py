@@ -219,3 +219,14 @@ def test_evaluation_preserves_shape():
     act = hd.activation("2")
     out = act(np.zeros((3, 4)))
     assert out.shape == (3, 4) and np.all(out == 2)
+
+
+def test_null_dirac_terms_are_dropped():
+    # softsign'' = -2 sign(x) / (1 + |x|)^3; sympy writes an extra x*DiracDelta(x) = 0
+    der = hd.activation("softsign").derivative(2)
+    pts = np.array([-2.0, -0.3, 0.4, 3.0])
+    np.testing.assert_allclose(der(pts), -2 * np.sign(pts) / (1 + np.abs(pts)) ** 3,
+                               rtol=1e-14)
+    assert hd.activation("x*abs(x)").derivative(2).expr == 2 * sp.sign(x)
+    with pytest.raises(ValueError, match="Dirac"):
+        hd.activation("relu").derivative(2)
