@@ -205,9 +205,9 @@ def _grid_lipschitz(act):
     vals = np.abs(deriv(np.concatenate(pts)))
     vals = vals[np.isfinite(vals)] if np.any(np.isfinite(vals)) else vals
     value = float(np.max(vals)) if vals.size else math.inf
-    # growth at the ends of the grid means sigma' is unbounded (exp, x^2, ...)
-    tail = np.abs(deriv(np.array([-60.0, 60.0, -120.0, 120.0])))
-    if not np.all(np.isfinite(tail)) or max(tail[2], tail[3]) > 2 * max(value, 1e-300):
+    # |sigma'| still growing beyond the grid means it is unbounded (exp, x^2, ...)
+    tail = np.abs(deriv(np.array([-120.0, 120.0])))
+    if not np.all(np.isfinite(tail)) or tail.max() > value * (1 + 1e-9):
         return math.inf
     return value
 

@@ -568,6 +568,43 @@ def test_bad_input(call, exc, match):
         call()
 
 
+def test_digits_data_refuses_more_rows_than_available():
+    pytest.importorskip("sklearn")
+    with pytest.raises(ValueError, match="exceeds the"):
+        digits_data((0, 1), n=10_000)
+
+
+def test_population_predictions_unavailable_say_why(monkeypatch):
+    import sys
+    X, y = sphere_data(5, 3, seed=0)
+    run = train(DEQ(3, 30, "tanh", seed=0), X, y, steps=4, progress=False)
+    monkeypatch.setitem(sys.modules, "hermite_dual.equilibrium", None)   # import fails
+    with pytest.raises(RuntimeError, match="population_gram"):
+        run.population_envelope
+    s = run.summary()
+    assert math.isnan(s["lambda_star"]) and "population_gram" in s["population_note"]
+    assert math.isnan(s["predicted_rate"]["population"])
+    assert run.linearized.shape == run.loss.shape           # the rest still works
+    monkeypatch.undo()
+    if equilibrium_available():
+        import hermite_dual.equilibrium as eqm
+
+        def refuse(*args, **kwargs):
+            raise ValueError("kernel map is not a contraction")
+
+        monkeypatch.setattr(eqm, "population_gram", refuse)
+        with pytest.raises(RuntimeError, match="not a contraction"):
+            run.lambda_star
+
+
+def test_grid_lipschitz_fallback_matches_known_values():
+    from hermite_dual.deq import _grid_lipschitz
+    for name, L in [("tanh", 1.0), ("sigmoid", 0.25), ("sin", 1.0), ("relu", 1.0)]:
+        assert abs(_grid_lipschitz(hd.activation(name)) - L) < 1e-6, name
+    assert _grid_lipschitz(hd.activation("exp")) == math.inf
+    assert _grid_lipschitz(hd.activation("x**2")) == math.inf
+
+
 def test_digits_without_sklearn_says_how_to_install(monkeypatch):
     import builtins
     real_import = builtins.__import__
