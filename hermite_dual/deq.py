@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._warnings import HermiteDualWarning
-from .activations import Activation, activation
+from .activations import activation
 
 __all__ = [
     "DEQ",
@@ -390,7 +390,7 @@ class DEQ:
     >>> hd.DEQ(3, 10, "tanh", sigma_w2=0.2)
     Traceback (most recent call last):
     ...
-    ValueError: sigma_w2 = 0.2 is beyond the well-posedness limit 1/(8 L^2) = 0.125 (L = sup|sigma'| = 1.0)
+    ValueError: sigma_w2 = 0.2 is beyond the well-posedness limit 1/(8 L^2) = 0.125 ...
     """
 
     def __init__(self, d, width, act, sigma_w2=0.08, seed=None, *, tol=1e-10, max_iter=1000):
@@ -1173,10 +1173,12 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
     """Gradient descent on (W, U, a) of a :class:`DEQ`; observed loss beside the predictions.
 
     Each step solves the forward equilibrium and the adjoint fixed point, warm-started by
-    polynomial extrapolation from the previous steps (adaptive order up to 5), and updates all parameters with
-    step ``lr``.  Every step the contraction condition ``L ||W||_2 < 1`` is checked with one
-    warm-started power iteration (folded into the solvers' first matrix products).  The
-    model is updated in place.
+    polynomial extrapolation from the previous steps (adaptive order up to 5), and
+    updates all parameters with step ``lr``.  Every step the contraction condition
+    ``L ||W||_2 < 1`` is checked with one warm-started power iteration (folded into the
+    solvers' first matrix products); if it fails the forward iteration is not attempted.
+    The model is updated in place (when a run stops early, it holds the parameters of
+    the last step taken).
 
     Parameters
     ----------
