@@ -256,20 +256,23 @@ def _growth_rate(expr):
                 except (ValueError, ZeroDivisionError, OverflowError, TypeError):
                     v = mpmath.mpf(0)
                 vals.append((big, v))
-            # two-point slopes of log|sigma| against x^2: exact for exp(g x^2) * poly
-            slopes = []
-            for (b1, v1), (b2, v2) in zip(vals, vals[1:]):
-                if v1 == 0 or v2 == 0:
-                    slopes.append(0.0)
-                    continue
-                slopes.append(float((mpmath.log(v2) - mpmath.log(v1)) / (b2**2 - b1**2)))
-            rates.append(slopes[-1])
+            # fit log|sigma| = g x^2 + b x + c through three points: exact for
+            # exp(g x^2 + b x + c), off by O(n log(x) / x^2) for an extra factor x^n
+            if any(v == 0 for _, v in vals):
+                rates.append(0.0)
+                continue
+            xs = [mpmath.mpf(side * b_) for b_, _ in vals]
+            ys = [mpmath.log(v) for _, v in vals]
+            d1 = (ys[1] - ys[0]) / (xs[1] - xs[0])
+            d2 = (ys[2] - ys[1]) / (xs[2] - xs[1])
+            rates.append(float((d2 - d1) / (xs[2] - xs[0])))
     g = max(rates)
-    if g <= 1e-9:
+    if g <= 1e-7:
         return 0.0
     # snap to a simple rational (exp(x**2/3) -> 1/3) when the estimate is that close
-    snapped = float(sp.nsimplify(g, tolerance=1e-8, rational=True))
-    return snapped if abs(snapped - g) <= 1e-8 * g else g
+    from fractions import Fraction
+    snapped = float(Fraction(g).limit_denominator(1000))
+    return snapped if abs(snapped - g) <= 1e-6 * g else g
 
 
 def square_integrable_limit(act):
@@ -288,9 +291,10 @@ def square_integrable_limit(act):
 
     Notes
     -----
-    ``g = lim log|sigma(x)| / x^2`` is measured from the slope of ``log|sigma|`` against
-    ``x^2`` between ``|x| = 10^4`` and ``10^5`` (in mpmath, both signs), which is exact
-    for ``poly(x) exp(g x^2 + b x)`` up to ``O(10^-8)`` and snapped to a nearby simple
+    ``g = lim log|sigma(x)| / x^2`` is measured by fitting ``g x^2 + b x + c`` to
+    ``log|sigma|`` at ``|x| = 10^3, 10^4, 10^5`` (in mpmath, both signs), which is exact
+    for ``exp(g x^2 + b x + c)`` and off by ``O(10^-8)`` for an extra polynomial factor;
+    ``g <= 1e-7`` counts as no Gaussian growth, and g is snapped to a nearby simple
     rational.
 
     Examples
@@ -358,7 +362,13 @@ def _domains(act, qs, degree):
     sig = np.abs(_eval_sigma(act, xs))
     base = hmax * _phi(zg)
     with np.errstate(invalid="ignore", over="ignore"):
-        env = np.where(base[None, :] > 0.0, sig * base[None, :], 0.0)
+        # |sigma| max_k |h_k| phi bounds the a_k integrands, sigma^2 phi the nu integrand;
+        # errors are measured against max(1, sqrt(nu)) and max(1, nu) respectively
+        nu_est = np.sum((sig * np.sqrt(_phi(zg))[None, :]) ** 2, axis=1) * _ENV_STEP
+        sc = np.sqrt(np.maximum(1.0, nu_est))[:, None]
+        env = np.where(base[None, :] > 0.0,
+                       np.maximum(sig * base[None, :] / sc,
+                                  (sig * np.sqrt(_phi(zg)) / sc) ** 2), 0.0)
     bad = ~np.isfinite(env)
     if np.any(bad):
         i, j = np.argwhere(bad)[0]
@@ -375,7 +385,7 @@ def _domains(act, qs, degree):
         if m == 0.0:
             out[i] = (-1.0, 1.0)
             continue
-        idx = np.nonzero(e > _ENV_REL * m)[0]
+        idx = np.nonzero(e > _ENV_REL * min(m, 1.0))[0]
         out[i] = (max(zg[idx[0]] - _ENV_STEP, -_Z_MAX), min(zg[idx[-1]] + _ENV_STEP, _Z_MAX))
     return out, scale
 
@@ -611,14 +621,17 @@ def _precise_domain(act, q, degree, dps):
     sq = mpmath.sqrt(q)
     with np.errstate(all="ignore"):
         vals = np.abs(act(float(sq) * zg))
-        logs = np.log(vals) + np.log(hmax) - 0.5 * zg * zg
+        logv = np.log(vals)
     for i in np.nonzero(~np.isfinite(vals) | (vals > 1e300))[0]:   # overflow: use mpmath
         v = abs(fn(sq * mpmath.mpf(zg[i])))
-        logs[i] = -np.inf if v == 0 else \
-            float(mpmath.log(v)) + math.log(hmax[i]) - 0.5 * zg[i] ** 2
+        logv[i] = -np.inf if v == 0 else float(mpmath.log(v))
+    # envelopes of the a_k integrands (against sqrt(nu)) and of the nu integrand (against nu)
+    lognu = np.logaddexp.reduce(2 * logv - 0.5 * zg * zg) + math.log(0.5 / math.sqrt(2 * math.pi))
+    half_lognu = 0.5 * max(0.0, lognu)
+    logs = np.maximum(logv + np.log(hmax) - half_lognu, 2 * (logv - half_lognu)) - 0.5 * zg * zg
     if not np.any(np.isfinite(logs)):
         return -1.0, 1.0
-    top = np.max(logs)
+    top = min(np.max(logs), 0.0)
     idx = np.nonzero(logs > top - (dps + 10) * math.log(10.0))[0]
     return zg[max(idx[0] - 1, 0)], zg[min(idx[-1] + 1, zg.size - 1)]
 
@@ -739,13 +752,17 @@ def _precise_expansion(act, degree, q, dps):
     qnum = _check_q_precise(q)
     qf = float(qnum)
     _check_limit(act, qf)
-    qmp = mpmath.mpf(sp.N(qnum, dps + 20)) if isinstance(qnum, sp.Basic) else qnum
     with mpmath.workdps(dps + 20):
-        qmp = mpmath.mpf(qmp)
+        if isinstance(qnum, sp.Basic):
+            qmp = mpmath.mpf(sp.N(qnum, dps + 20))
+        elif isinstance(qnum, (float, np.floating)):
+            qmp = mpmath.mpf(repr(float(qnum)))   # the decimal the user wrote: 0.7 is 7/10
+        else:
+            qmp = mpmath.mpf(qnum)
     coeffs, nu, tail, err, tail_err = _precise_compute(act, degree, qmp, dps)
     return HermiteExpansion(activation=act, q=qnum, method="precise", coefficients=coeffs,
                             norm2=nu, tail=tail, abs_error=max(err), tail_error=tail_err,
-                            errors=err)
+                            errors=err, dps=dps)
 
 
 # ---------------------------------------------------------------------------
@@ -884,13 +901,20 @@ def _to_structured(expr):
                 h = f if isinstance(f, sp.Heaviside) else f.base
                 new = ("H", *_linear(h.args[0]))
                 if special is not None and special != new:
-                    raise _NoClosedForm(f"product {term}")
+                    if special[0] != "H" or sp.simplify(special[2] / special[1]
+                                                        - new[2] / new[1]) != 0:
+                        raise _NoClosedForm(f"product {term}")
+                    if sp.sign(special[1]) != sp.sign(new[1]):
+                        coeff = sp.Integer(0)      # disjoint half-lines: zero a.e.
+                    continue
                 special = new
             else:
                 raise _NoClosedForm(f"factor {f}")
         ex = sp.expand(ex)
         if not ex.is_polynomial(_x) or sp.Poly(ex, _x).degree() > 2:
             raise _NoClosedForm(f"exponent {ex}")
+        if coeff == 0:
+            continue
         key = (ex.coeff(_x, 2), ex.coeff(_x, 1), ex.coeff(_x, 0), special or ("1",))
         out[key] = _poly_add(out.get(key, {}), {n: coeff})
     return {k: v for k, v in out.items() if v}
@@ -953,6 +977,10 @@ def _expect_key(key, p, q):
         _, al, be = F
         if not al.is_number or not al.is_real or al == 0:
             raise _NoClosedForm(f"Heaviside slope {al}")
+        if B.has(sp.I):
+            # half-line integrals of exp(i c x) phi are erf of complex arguments: no
+            # elementary real closed form (and sympy's rewriting of them is very slow)
+            raise _NoClosedForm("half-line integral of an oscillating term")
         x0 = -be / al
         lo, hi = (x0, sp.oo) if al > 0 else (-sp.oo, x0)
 
@@ -1013,11 +1041,13 @@ def _gauss_integral_poly(n, m, s, a, b, c):
 
 
 def _finish(v, real=True):
+    """Expand, and take the real part when complex exponentials (sin, cos) were used.
+
+    No ``sympy.simplify``: it can take minutes on erf/exp mixtures.
+    """
     v = sp.expand(v)
     if real and v.has(sp.I):
         v = sp.expand(sp.re(sp.expand_complex(v)))
-    if sp.count_ops(v) <= 60:
-        v = sp.simplify(v)
     return v
 
 
@@ -1053,8 +1083,8 @@ def _check_q_exact(q):
             raise ValueError(f"a symbolic variance must have one free symbol, got {q!r}")
         return q
     _check_q_float(q)
-    if isinstance(q, float):
-        return sp.nsimplify(sp.Float(q, 20), rational=True) if q != int(q) else sp.Integer(int(q))
+    if isinstance(q, (float, np.floating)):
+        return sp.Rational(repr(float(q)))        # the decimal the user wrote: 0.7 is 7/10
     return sp.Rational(q)
 
 
@@ -1138,6 +1168,8 @@ class HermiteExpansion:
         Error estimate of ``tail`` (from the errors of nu and of the a_k).
     errors : tuple or numpy.ndarray
         Per-coefficient error estimates.
+    dps : int or None
+        Working precision of ``"precise"`` (None otherwise).
     """
 
     activation: Activation
@@ -1149,6 +1181,7 @@ class HermiteExpansion:
     abs_error: object
     tail_error: object
     errors: object
+    dps: object = None
 
     @property
     def degree(self):
@@ -1235,8 +1268,9 @@ def describe_expansion(act, degree, q=1.0, method="fast", dps=30):
     -------
     dict
         Keys ``name``, ``expr``, ``q``, ``method``, ``degree``, ``coefficients`` (floats
-        for fast, decimal strings for precise, sympy strings for exact), ``latex`` (exact
-        only, else None), ``norm2``, ``tail``, ``abs_error``, ``error_kind``.
+        for fast, decimal strings for precise, sympy strings for exact), ``values``
+        (floats; None for formulas in a symbolic q), ``latex`` (exact only, else None),
+        ``norm2``, ``tail``, ``abs_error``, ``error_kind``.
 
     Examples
     --------
@@ -1255,7 +1289,7 @@ def _describe(e):
         conv = float
     elif e.method == "precise":
         import mpmath
-        coeffs = [mpmath.nstr(c, mpmath.mp.dps if False else 50) for c in e.coefficients]
+        coeffs = [mpmath.nstr(c, e.dps) for c in e.coefficients]
         latex = None
         conv = lambda v: mpmath.nstr(v, 20)  # noqa: E731
     else:
@@ -1269,6 +1303,9 @@ def _describe(e):
         "method": e.method,
         "degree": e.degree,
         "coefficients": coeffs,
+        "values": [float(sp.N(c, 17)) if isinstance(c, sp.Basic) and c.is_number
+                   else (float(c) if not isinstance(c, sp.Basic) else None)
+                   for c in e.coefficients],
         "latex": latex,
         "norm2": conv(e.norm2),
         "tail": conv(e.tail),
