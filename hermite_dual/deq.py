@@ -807,7 +807,7 @@ class TrainingRun:
     @property
     def steps(self):
         """Number of gradient steps whose resulting loss was recorded."""
-        return len(self.loss) - 1
+        return max(len(self.loss) - 1, 0)
 
     @property
     def tau(self):
