@@ -33,7 +33,8 @@ from numba import prange
 __all__ = [
     "KIND_SERIES", "KIND_IDENTITY", "KIND_RELU", "KIND_STEP", "KIND_ERF", "KIND_SIN",
     "KIND_COS", "KIND_GAUSSIAN", "KIND_EXP", "KIND_NAMES",
-    "closed_kernel", "series_kernel", "series_value", "kernel_value", "kernel_eval", "solve_entry", "diag_nu",
+    "closed_kernel", "series_kernel", "series_value", "kernel_value", "kernel_eval",
+    "solve_entry", "diag_nu",
     "build_table", "gram_table", "gram_general", "kdot_theta", "build_kdot_table",
     "kdot_theta_table", "find_parallel",
     "max_offdiag_corr",
@@ -261,8 +262,8 @@ def diag_nu(kind, A, T, E, q):
 
 
 @_pjit
-def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, node_err, node_dv,
-                mid_err, its_out):
+def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, node_err,
+                node_dv, mid_err, its_out):
     """Tabulate ``F(u) = K_ij`` as a function of ``u = g_ij / g0`` in [-1, 1].
 
     Equal-norm path (MATH section 5): with every ``g_ii = g0`` and diagonal variance
@@ -279,7 +280,8 @@ def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, 
         u = -1.0 + m * h
         g = g0 * u
         k0 = closed_start(kind, A, T, E, s, g)
-        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit, kscale)
+        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit,
+                                           kscale)
         F[m] = k
         den = 1.0 - 2.0 * w2 * dv
         dF[m] = g0 * dv / den if den > 0.0 else math.inf
@@ -291,7 +293,8 @@ def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, 
         u = -1.0 + (m + 0.5) * h
         g = g0 * u
         k0 = 0.5 * (F[m] + F[m + 1])
-        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit, kscale)
+        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit,
+                                           kscale)
         interp = 0.5 * (F[m] + F[m + 1]) + 0.125 * h * (dF[m] - dF[m + 1])
         e = abs(interp - k) + res + err
         mid_err[m] = e if math.isfinite(e) else math.inf
