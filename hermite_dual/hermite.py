@@ -12,9 +12,11 @@ Three independent routes:
   every panel where a 20-point and a 14-point rule disagree; the stable orthonormal
   recurrence of :func:`hermite_he_orthonormal` inside a numba kernel.  Vectorised over q
   by :func:`hermite_table`.
-* ``"precise"`` (mpmath, ``dps`` digits): the same panels, each bisected until a 48-point
-  and a 40-point Gauss-Legendre rule at working precision agree; the recurrence runs in
-  exact fixed-point integer arithmetic.
+* ``"precise"`` (mpmath, ``dps`` digits): the fast path's panels, widened to where the
+  integrand is below ``10^-(dps+10)``, with breakpoints at the kinks in full precision,
+  each bisected until a 48-point and a 40-point Gauss-Legendre rule at working precision
+  agree to ``10^-(dps+3) max(1, sqrt(nu))``; the recurrence runs in fixed-point integer
+  arithmetic with guard bits for the size of h_k.
 * ``"exact"`` (sympy): Stein's identity ``a_k(q) = q^(k/2) E[sigma^(k)(sqrt(q) Z)] / sqrt(k!)``
   with Gaussian-expectation rules for polynomial x exp(quadratic) x erf(linear) terms,
   Heaviside half-lines and Dirac masses.
@@ -172,6 +174,15 @@ def _panel_moments_kernel(k_max, z, fw, out, out_abs):  # pragma: no cover - com
 
 
 @numba.njit(cache=True)
+def _scatter_add_kernel(rows, values, out):  # pragma: no cover - compiled
+    """out[rows[p], :] += values[p, :] (np.add.at without its overhead)."""
+    for p in range(rows.shape[0]):
+        r = rows[p]
+        for k in range(values.shape[1]):
+            out[r, k] += values[p, k]
+
+
+@numba.njit(cache=True)
 def _hmax_kernel(k_max, z, out):  # pragma: no cover - compiled
     """out[i] = max_{k <= k_max} |h_k(z[i])|."""
     for i in range(z.shape[0]):
@@ -202,7 +213,8 @@ def _check_degree(degree, name="degree"):
 
 
 def _check_q_float(q):
-    if isinstance(q, bool) or isinstance(q, (sp.Basic, str)):
+    if isinstance(q, bool) or isinstance(q, str) or (
+            isinstance(q, sp.Basic) and not (q.is_number and q.is_real)):
         raise ValueError(f"variance q must be a positive finite real number, got {q!r}")
     try:
         value = float(q)
@@ -450,10 +462,12 @@ def _fast_table(act, qs, degree, rel_tol=2e-16):
             ok[:] = True
         ok |= (b - a) <= _MIN_WIDTH
         if np.any(ok):
-            np.add.at(A, qi[ok], Mm[ok])
-            np.add.at(E, qi[ok], np.maximum(diff[ok], 4 * eps * Mabs[ok]))
-            np.add.at(NU, qi[ok], num[ok])
-            np.add.at(NU_E, qi[ok], np.maximum(nudiff[ok], 4 * eps * nuabs[ok]))
+            rows = np.ascontiguousarray(qi[ok])
+            _scatter_add_kernel(rows, np.ascontiguousarray(Mm[ok]), A)
+            _scatter_add_kernel(rows, np.maximum(diff[ok], 4 * eps * Mabs[ok]), E)
+            NU += np.bincount(rows, weights=num[ok], minlength=nq)
+            NU_E += np.bincount(rows, weights=np.maximum(nudiff[ok], 4 * eps * nuabs[ok]),
+                                minlength=nq)
             accepted.append(np.stack([a[ok], b[ok], qi[ok].astype(float)], axis=1))
         bad = ~ok
         a, b, qi = a[bad], b[bad], qi[bad]
@@ -1170,6 +1184,23 @@ class HermiteExpansion:
         Per-coefficient error estimates.
     dps : int or None
         Working precision of ``"precise"`` (None otherwise).
+
+    Notes
+    -----
+    ``tail >= -tail_error`` always (Parseval); for ``"exact"`` the norm is a closed form
+    when the engine finds one (e.g. ReLU ``q/2``) and otherwise a 30-digit sympy Float
+    from the precise method (numeric q) or None (symbolic q), with ``tail`` alike.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import hermite_dual as hd
+    >>> q = sp.Symbol("q", positive=True)
+    >>> e = hd.hermite_coefficients("sin", 3, q, method="exact")
+    >>> e.coefficients[1], e.coefficients[3]        # MATH section 2
+    (sqrt(q)*exp(-q/2), -sqrt(6)*q**(3/2)*exp(-q/2)/6)
+    >>> e.norm2
+    1/2 - exp(-2*q)/2
     """
 
     activation: Activation
@@ -1242,6 +1273,15 @@ def hermite_coefficients(act, degree, q=1.0, *, method="fast", dps=30, timeout=N
     True
     >>> abs(e.norm2 - 0.5) < 1e-15
     True
+
+    The Gaussian bump at 40 digits (``a_0 = 1/sqrt(1 + q)``):
+
+    >>> import mpmath
+    >>> p = hermite_coefficients("gaussian", 2, 1.0, method="precise", dps=40)
+    >>> mpmath.nstr(p.coefficients[0], 40)
+    '0.7071067811865475244008443621048490392848'
+    >>> p.abs_error < 1e-40
+    True
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -1295,7 +1335,8 @@ def _describe(e):
     else:
         coeffs = [sp.sstr(c) for c in e.coefficients]
         latex = [sp.latex(c) for c in e.coefficients]
-        conv = lambda v: sp.sstr(v) if isinstance(v, sp.Basic) else float(v)  # noqa: E731
+        conv = lambda v: None if v is None else (  # noqa: E731
+            sp.sstr(v) if isinstance(v, sp.Basic) else float(v))
     return {
         "name": e.activation.name,
         "expr": sp.sstr(e.activation.expr),

@@ -333,6 +333,16 @@ def test_describe_expansion_is_json():
         assert len(back["coefficients"]) == 4
         assert abs(back["values"][1] - math.sqrt(2.0) / 2) <= 1e-15
     assert d["latex"][1] == sp.latex(sp.sqrt(2) / 2)
+    # a formula in a symbolic q, with the norm left as None when no closed form exists
+    d = hd.describe_expansion("gelu", 2, sp.Symbol("q", positive=True), method="exact")
+    back = json.loads(json.dumps(d))
+    assert back["q"] == "q" and back["coefficients"][1] == "sqrt(q)/2"
+    assert back["norm2"] is None and back["values"][1] is None
+
+
+def test_fast_accepts_sympy_numbers():
+    e = hd.hermite_coefficients("identity", 1, sp.Rational(9, 4))
+    assert abs(e.coefficients[1] - 1.5) <= 1e-15
 
 
 # ---------------------------------------------------------------------------
