@@ -247,11 +247,11 @@ def test_population_gram_agrees_with_independent_reference(act):
                                            ("relu", None), ("tanh", 1.8)])
 def test_observed_loss_stays_below_theorem_envelope(act, lr_scale):
     X, y = sphere_data(10, 6, seed=1)
-    model = DEQ(6, 300, act, seed=2)
+    model = DEQ(6, 200, act, seed=2)
     lr = None
     if lr_scale is not None:
         lr = lr_scale / np.linalg.eigvalsh(model.copy().tangent_gram(X))[-1]
-    run = train(model, X, y, lr=lr, steps=60, progress=False)
+    run = train(model, X, y, lr=lr, steps=40, progress=False)
     assert run.status == "completed"
     assert run.lr * run.lambda_0 < 2          # the theorem's hypothesis eta < 2/lambda_0
     assert run.envelope_applies
@@ -409,7 +409,7 @@ def test_fit_rate_recovers_a_geometric_factor():
 
 def test_summary_ratios_and_linearized_asymptotics():
     X, y = sphere_data(8, 5, seed=4)
-    run = train(DEQ(5, 400, "tanh", seed=1), X, y, steps=120, progress=False)
+    run = train(DEQ(5, 300, "tanh", seed=1), X, y, steps=80, progress=False)
     s = run.summary()
     assert 0 < s["observed_rate"] < 1
     pred = s["predicted_rate"]
@@ -474,7 +474,7 @@ def test_digits_data_two_classes_on_the_sphere():
 @needs_equilibrium
 def test_population_predictions_at_width_1000():
     X, y = sphere_data(10, 8, seed=0)
-    run = train(DEQ(8, 1000, "tanh", seed=0), X, y, steps=30, progress=False)
+    run = train(DEQ(8, 1000, "tanh", seed=0), X, y, steps=20, progress=False)
     m = run.width
     # lambda_0 >= m lambda_* / 2 (Ling Thm 2 / Truong Thm 7, with high probability)
     assert run.lambda_0 >= m * run.lambda_star / 2
