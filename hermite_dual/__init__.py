@@ -30,6 +30,7 @@ _LAZY = {
     "describe_expansion": "hermite",
     "dual": "dual",
     "DualKernel": "dual",
+    "describe_dual": "dual",
     "check_conditions": "conditions",
     "ConditionReport": "conditions",
     "Bound": "conditions",
