@@ -273,7 +273,8 @@ def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, 
     ``node_res[m]`` the residual alone and ``node_dv[m]`` the local ``K_c``.
     ``kscale`` is the diagonal value kappa (Newton's absolute stopping scale).
     ``mid_err[m]`` is the cubic-Hermite interpolation error measured at the midpoint
-    of interval m against a direct solve there (``inf`` when not finite).
+    of interval m against a direct solve there, plus that solve's residual (``inf``
+    when not finite); the evaluation error is in ``node_err``.
     """
     h = 2.0 / nint
     for m in prange(nint + 1):
@@ -296,8 +297,8 @@ def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, 
         k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit,
                                            kscale)
         interp = 0.5 * (F[m] + F[m + 1]) + 0.125 * h * (dF[m] - dF[m + 1])
-        e = abs(interp - k) + res + err
-        mid_err[m] = e if math.isfinite(e) else math.inf
+        e = abs(interp - k) + res
+        mid_err[m] = e if math.isfinite(e) and math.isfinite(err) else math.inf
         if its > its_out[m]:
             its_out[m] = its
 

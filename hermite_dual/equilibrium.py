@@ -764,8 +764,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
                        F, dF, node_res, node_err, node_dv, mid_err, its_tab)
         scale = max(1.0, float(np.max(np.abs(F))))
         node_pair = np.maximum(node_err[:-1], node_err[1:])
-        good = (np.isfinite(mid_err) & (mid_err <= np.maximum(32 * _EPS * scale,
-                                                              4 * node_pair)))
+        # a table interval is used when its interpolation error is at rounding level
+        good = np.isfinite(mid_err) & (mid_err <= 4 * _EPS * scale)
         good &= np.isfinite(dF[:-1]) & np.isfinite(dF[1:])
         timing["table"] = time.perf_counter() - t0
         t0 = time.perf_counter()
