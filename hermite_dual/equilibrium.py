@@ -341,7 +341,7 @@ class EquilibriumKernel:
             mid_err = np.empty(nint)
             kr.build_kdot_table(self._kind, A, T, s0, g0, self.sigma_w2, F, dF, H, mid_err)
             good = np.isfinite(H[:-1]) & np.isfinite(H[1:]) & (
-                mid_err <= 32 * _EPS * max(1.0, float(np.max(np.abs(H[np.isfinite(H)])))))
+                mid_err <= 8 * _EPS * max(1.0, float(np.max(np.abs(H[np.isfinite(H)])))))
             lo = np.zeros(self.rows.size, dtype=np.int64)
             hi = np.zeros(self.rows.size, dtype=np.int64)
             kr.kdot_theta_table(self.Sigma, self.K, self.rows, self.cols, s0, g0,
