@@ -237,10 +237,11 @@ class EquilibriumKernel:
     ``|k - k_*| <= (|residual| + evaluation error) / (1 - L)`` with ``L`` the
     Cauchy-Schwarz bound ``2 sigma_w^2 max_i nu_{sigma'}(s_i)`` on the entry map's
     Lipschitz constant, and the Parseval tail bound of the Mehler truncation. What is
-    estimated: rounding in the closed forms (16 ulps), the Hermite coefficient errors
-    (from :func:`hermite_table`, estimates), the interpolation error of the table
-    (twice the largest error measured at the midpoints of the interval and its two
-    neighbours), the diagonal's own error (its residual through the measured
+    estimated: rounding in the closed forms (``6 eps (|K| + |c K_c|)``), the Hermite
+    coefficient errors (from :func:`hermite_table`, estimates), the interpolation error
+    of the table (twice the largest error measured at the midpoints of the interval and
+    its two neighbours; intervals are used only where it is at rounding level), the
+    diagonal's own error (its residual through the measured
     ``1 - 2 sigma_w^2 nu'(s)``, with ``nu'`` a finite difference), the propagation of the
     diagonal's error into the entries (through a finite-difference ``nu'``) and, on the
     equal-norm path, the effect of norms that differ by rounding.  For the step
