@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
-from .activations import Activation, activation
+from .activations import activation
 
 __all__ = [
     "DrawnActivation",
