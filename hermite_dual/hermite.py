@@ -1335,8 +1335,15 @@ def _describe(e):
     else:
         coeffs = [sp.sstr(c) for c in e.coefficients]
         latex = [sp.latex(c) for c in e.coefficients]
-        conv = lambda v: None if v is None else (  # noqa: E731
-            sp.sstr(v) if isinstance(v, sp.Basic) else float(v))
+        def conv(v):
+            # a number mixing exact parts and a 30-digit Float prints as a 30-digit decimal
+            if v is None:
+                return None
+            if isinstance(v, sp.Basic):
+                if v.is_number and v.has(sp.Float):
+                    return sp.sstr(sp.N(v, 30))
+                return sp.sstr(v)
+            return float(v)
     return {
         "name": e.activation.name,
         "expr": sp.sstr(e.activation.expr),
