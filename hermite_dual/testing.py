@@ -579,8 +579,6 @@ def activations(admissible_only=False, closed_form_only=False, max_depth=2):
         names = _ADMISSIBLE + ("identity",)
     else:
         names = _ALL
-    if admissible_only and names[0] == "identity":  # pragma: no cover - order fixed above
-        names = names[1:] + names[:1]
     leaf = _leaf_strategy(names, closed_form_only)
     outers = ("identity",) if closed_form_only else (
         ("identity",) + tuple(n for n in _ANALYTIC_OUTERS if n != "exp")

@@ -81,8 +81,13 @@ def test_finite_width_gram_approaches_K(name):
     assert errs[1] < errs[0]
 
 
-def _envelope(cfg, X, yseed):
-    """Observed loss <= (1 - eta lambda_0/2)^tau Phi(0) with eta < 2/lambda_max(H(0))."""
+def _envelope(cfg, X, yseed, *, allow_contraction_loss=False):
+    """Observed loss <= (1 - eta lambda_0/2)^tau Phi(0) with eta < 2/lambda_max(H(0)).
+
+    At width 8 gradient descent can push L ||W||_2 past 1 (found by the deep search:
+    softsign(-3x/2), m = 8, sigma_w^2 at half the limit, step 16); the deep twin then
+    checks the envelope on the history recorded up to that step.
+    """
     import warnings
 
     y = np.random.default_rng(yseed).standard_normal(X.shape[0])
@@ -93,13 +98,18 @@ def _envelope(cfg, X, yseed):
         warnings.simplefilter("ignore")
         run = hd.train(model, X, y, lr=cfg.step_size(lam_max), steps=25, progress=False)
     assert run.envelope_applies     # eta < 2/lambda_max(H) <= 2/lambda_0
-    assert run.status == "completed", run.message
+    allowed = ("completed", "contraction_lost") if allow_contraction_loss else ("completed",)
+    assert run.status in allowed, run.message
     assert np.all(run.loss <= run.envelope * (1 + 1e-9) + 1e-300)
 
 
 tiny = deq_configs(admissible_leaf, min_width=16, max_width=64)
 test_rate_envelope_on_tiny_deqs = FEW(
     given(tiny, data(n_range=(2, 5)), st.integers(0, 2**16))(_envelope))
+def _envelope_deep(cfg, X, yseed):
+    _envelope(cfg, X, yseed, allow_contraction_loss=True)
+
+
 test_rate_envelope_on_tiny_deqs_deep = pytest.mark.slow(
     given(deq_configs(admissible, min_width=8, max_width=128), data(n_range=(2, 6)),
-          st.integers(0, 2**16))(_envelope))
+          st.integers(0, 2**16))(_envelope_deep))
