@@ -141,8 +141,9 @@ _vec_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 def _float_fn(g):
     """A float64 callable of a smooth branch (erf via math.erf, no JIT warm-up)."""
-    fn = sp.lambdify(x, g, modules=[{"erf": lambda v: _vec_erf(v).astype(float),
-                                     "erfc": lambda v: _vec_erfc(v).astype(float)},
+    # np.asarray: on a scalar (e.g. the constant branch erf(1)) frompyfunc returns a float
+    fn = sp.lambdify(x, g, modules=[{"erf": lambda v: np.asarray(_vec_erf(v), dtype=float),
+                                     "erfc": lambda v: np.asarray(_vec_erfc(v), dtype=float)},
                                     "numpy"])
 
     def call(v):

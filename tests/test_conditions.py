@@ -475,3 +475,11 @@ def test_contraction_step_and_exp():
     r = hd.contraction("exp", 0.05, report=report("exp"))
     assert r.converged is False and r.holds is None and math.isnan(r.measured_factor)
     assert "did not converge" in r.note
+
+
+def test_constant_branch_through_erf_is_evaluated():
+    # erf(step(x)) has the constant branches erf(0) and erf(1); lambdified erf on a
+    # scalar once returned a Python float and crashed the float64 cross-check
+    r = hd.check_conditions("erf(step(x))")
+    assert r.sup_abs.value == pytest.approx(0.8427007929497149, rel=1e-12)
+    assert r.admissible is False
