@@ -136,7 +136,12 @@ def _validate(q1v, q2v, cv):
         raise ValueError(
             f"covariance c={float(cc[i])!r} exceeds sqrt(q1*q2)={float(scale[i])!r} "
             f"(q1={float(a[i])!r}, q2={float(b[i])!r}); the 2x2 covariance must be PSD")
-    cc = np.clip(cc, -scale, scale)
+    # Only a covariance that really exceeds sqrt(q1 q2) (exact two-product test) is pulled
+    # back onto the boundary: clipping to the rounded sqrt(q1)*sqrt(q2) would move a
+    # valid c = q (rho = 1 exactly) inside the disc and cost 1e-8 through acos.
+    outside = _two_prod_diff(a, b, cc) < 0
+    if outside.any():
+        cc = np.where(outside, np.sign(cc) * scale, cc)
     return (np.array(a, dtype=np.float64, order="C"), np.array(b, dtype=np.float64, order="C"),
             np.array(cc, dtype=np.float64, order="C"))
 

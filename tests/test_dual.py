@@ -375,3 +375,14 @@ def test_c_within_rounding_is_accepted():
     q = 0.1 + 0.2
     v = hd.dual("relu").kernel(q, q, q * (1 + 1e-15))
     assert abs(float(v) - q / 2) < 1e-15
+
+
+@pytest.mark.parametrize("q", [5.1, 0.3, 1e-3 * 7, 123.4])
+def test_rho_exactly_one_from_rounded_inputs(q):
+    # c = q1 = q2 is rho = 1 exactly; sqrt(q)*sqrt(q) rounds below q, and clipping c to
+    # it once moved the point inside the disc (step dual off by 3e-9 through acos)
+    step = hd.dual("step")
+    assert step.kernel(q, q, q) == 0.5
+    assert step.kernel(q, q, -q) == 0.0
+    assert float(step.precise(q, q, q, dps=20)) == pytest.approx(0.5, abs=1e-18)
+    assert hd.dual("relu").kernel(q, q, q) == pytest.approx(q / 2, rel=1e-15)
