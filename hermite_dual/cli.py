@@ -56,6 +56,16 @@ def _progress_enabled(args):
     return (not args.json) and sys.stderr.isatty()
 
 
+def _stage_printer(args):
+    """A function printing one progress line on stderr (silent under --json or no tty)."""
+    enabled = _progress_enabled(args)
+
+    def say(text):
+        if enabled:
+            print(f"[{PROG}] {text}", file=sys.stderr, flush=True)
+    return say
+
+
 def _format_dict(d, indent=0):
     lines = []
     pad = "  " * indent
@@ -203,10 +213,14 @@ def _cmd_gram(args):
     else:
         X = _synthetic_data(*args.synthetic, seed=args.seed)
     act = activation(args.activation)
+    say = _stage_printer(args)
+    say(f"population Gram matrix of {X.shape[0]} points ({act.name})")
     t0 = time.perf_counter()
     result = population_gram(X, act, args.sigma_w2)
     elapsed = time.perf_counter() - t0
+    say(f"done in {elapsed:.1f} s; least eigenvalue and certificate")
     summary = describe_gram(result)
+    say(f"done in {time.perf_counter() - t0:.1f} s")
     summary.setdefault("seconds", elapsed)
     if args.out:
         np.save(args.out, result.K)

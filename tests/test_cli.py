@@ -144,3 +144,16 @@ def test_console_script_entry_point():
     proc = subprocess.run([sys.executable, "-m", "hermite_dual.cli", "check", "x^2"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_audit_small_budget_json_and_report(capsys, tmp_path):
+    out = tmp_path / "audit.md"
+    data = run_json(capsys, "audit", "--budget", "1", "--out", str(out))
+    assert {"budget", "seed", "claims"} <= set(data)
+    assert set(data["claims"]) == {"a", "b1", "b2", "c", "d", "e"}
+    assert out.read_text().startswith("# Theory audit")
+
+
+def test_audit_bad_budget(capsys):
+    code, _, err = run(capsys, "audit", "--budget", "0")
+    assert code == 2 and len(err.strip().splitlines()) == 1
