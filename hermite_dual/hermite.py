@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 _METHODS = ("fast", "precise", "exact")
-_MAX_DEGREE = 400
+_MAX_DEGREE = 1200
 
 # fast-path quadrature parameters
 _N_MAIN = 20          # Gauss-Legendre nodes per panel (main rule)
@@ -485,7 +485,7 @@ def hermite_table(act, degree, qs):
     act : str or sympy.Expr or Activation
         Anything :func:`hermite_dual.activation` accepts.
     degree : int
-        Highest Hermite degree R (``0 <= R <= 400``).
+        Highest Hermite degree R (``0 <= R <= 1200``).
     qs : array_like
         Positive finite variances, scalar or 1-d.
 
@@ -1239,7 +1239,7 @@ def hermite_coefficients(act, degree, q=1.0, *, method="fast", dps=30, timeout=N
     act : str or sympy.Expr or Activation
         Anything :func:`hermite_dual.activation` accepts.
     degree : int
-        Highest degree R, ``0 <= R <= 400``.
+        Highest degree R, ``0 <= R <= 1200``.
     q : float, or positive sympy Symbol / expression for ``method="exact"``
         The variance, ``0 < q < square_integrable_limit(act)``.
     method : {"fast", "precise", "exact"}
