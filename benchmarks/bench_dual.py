@@ -10,16 +10,16 @@ separately.  Errors are measured against ``DualKernel.precise`` (arb ball arithm
 
 Run:  python3 benchmarks/bench_dual.py [--n 1000000] [--sub 1000] [--seed 0]
 
-Measured 2026-11-29 (2 shared cores, load average ~5; --n 1000000 --sub 200 --seed 0;
-the oracle costs 2-5 s per point, so the subsample was 200 instead of 1000):
+Measured 2026-11-29 (2 cores, quiet machine; --n 1000000 --sub 60 --seed 0; the oracle
+costs 1-3 s per point, so the subsample was 60 instead of 1000), Mehler degree <= 1200:
 
-    tanh: ours 19.3 s, GH25 60.7 s -> 3.1x; max error 1.4e-14 vs 2.4e-2 (ratio 1.6e12)
-    gelu: ours  2.45 s, GH25 47.1 s -> 19.2x; max error 8.0e-14 vs 7.6e-3 (ratio 9.4e10)
-    no point with |error| above the reported bound; setup (table + jit) 9-11 s each.
+    tanh: ours 0.63 s, GH25 14.6 s -> 23.1x; max error 2.2e-14 vs 2.4e-2 (ratio 1.1e12)
+    gelu: ours 0.78 s, GH25 20.3 s -> 26.1x; max error 7.7e-14 vs 7.6e-3 (ratio 9.8e10)
+    no point with |error| above the reported bound; setup (table + jit) 9-10 s each.
 
-tanh misses the 10x speed target: ~0.9% of its covariances (|rho| > 0.977 with both
-variances above ~3) are not certified by 400 Mehler terms (T_400(10) = 7e-10 nu) and go
-to the two-dimensional quadrature (~1.5 ms each under this load), which is 80% of the time.
+With the earlier cap of 400 Mehler terms tanh was only 3-5x faster: ~1% of its
+covariances (|rho| > 0.977 with both variances above ~3) were not certified by 400 terms
+(T_400(10) = 2e-9 nu) and went to the two-dimensional quadrature; T_1200(10) = 1e-15 nu.
 """
 
 import argparse
