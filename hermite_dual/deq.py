@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._json import to_jsonable
 from ._warnings import HermiteDualWarning
 from .activations import activation
 
@@ -1105,7 +1106,7 @@ def describe_run(run):
     The :meth:`TrainingRun.summary` plus the curves (lists): ``tau``, ``loss``,
     ``envelope``, ``linearized``, and, when available, ``population_envelope`` and
     ``linearized_infinite``; ``record_steps``, ``lambda_min``, ``W_norm``.
-    NaN is mapped to ``None`` so the result is strict JSON.
+    NaN is mapped to ``None`` and infinities to ``"inf"``/``"-inf"`` (``_json.to_jsonable``), so the result is strict JSON.
 
     Examples
     --------
@@ -1127,24 +1128,7 @@ def describe_run(run):
         curves["linearized_infinite"] = run.linearized_infinite.tolist()
     except RuntimeError:
         pass
-    return _jsonable({"summary": run.summary(), "curves": curves})
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    return obj
+    return to_jsonable({"summary": run.summary(), "curves": curves})
 
 
 class _Progress:
