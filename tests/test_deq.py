@@ -90,18 +90,6 @@ def finite_difference_gradient(model, X, y, h=1e-5):
     return out
 
 
-def equilibrium_available():
-    try:
-        from hermite_dual.equilibrium import population_gram  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_equilibrium = pytest.mark.skipif(not equilibrium_available(),
-                                       reason="hermite_dual.equilibrium not available")
-
-
 # ---------------------------------------------------------------------------
 # the model: initialization, forward, adjoint
 # ---------------------------------------------------------------------------
@@ -182,13 +170,11 @@ def test_lipschitz_constant_of_builtins():
 # ---------------------------------------------------------------------------
 
 def _population_K(X, act):
-    """K from population_gram when that layer is present, else the independent reference."""
-    if equilibrium_available():
-        from hermite_dual.equilibrium import population_gram
-        ek = population_gram(X, act, 0.08)
-        assert ek.converged
-        return ek.K
-    return sine_population_K(X, 0.08) if act == "sin" else reference_population_K(X, act, 0.08)
+    """K from population_gram (checked against the independent references elsewhere)."""
+    from hermite_dual.equilibrium import population_gram
+    ek = population_gram(X, act, 0.08)
+    assert ek.converged
+    return ek.K
 
 
 def _gram_errors(act, widths, seeds, n=20, d=10):
@@ -230,7 +216,6 @@ def test_gram_over_width_converges_to_population_K_large(act):
     assert np.all((0.3 < errs * np.sqrt(widths)) & (errs * np.sqrt(widths) < 5)), errs
 
 
-@needs_equilibrium
 @pytest.mark.parametrize("act", ["tanh", "sin"])
 def test_population_gram_agrees_with_independent_reference(act):
     from hermite_dual.equilibrium import population_gram
@@ -471,7 +456,6 @@ def test_digits_data_two_classes_on_the_sphere():
     assert run.loss[-1] < run.loss[0]
 
 
-@needs_equilibrium
 def test_population_predictions_at_width_1000():
     X, y = sphere_data(10, 8, seed=0)
     run = train(DEQ(8, 1000, "tanh", seed=0), X, y, steps=20, progress=False)
@@ -595,15 +579,14 @@ def test_population_predictions_unavailable_say_why(monkeypatch):
     assert math.isnan(s["predicted_rate"]["population"])
     assert run.linearized.shape == run.loss.shape           # the rest still works
     monkeypatch.undo()
-    if equilibrium_available():
-        import hermite_dual.equilibrium as eqm
+    import hermite_dual.equilibrium as eqm
 
-        def refuse(*args, **kwargs):
-            raise ValueError("kernel map is not a contraction")
+    def refuse(*args, **kwargs):
+        raise ValueError("kernel map is not a contraction")
 
-        monkeypatch.setattr(eqm, "population_gram", refuse)
-        with pytest.raises(RuntimeError, match="not a contraction"):
-            run.lambda_star
+    monkeypatch.setattr(eqm, "population_gram", refuse)
+    with pytest.raises(RuntimeError, match="not a contraction"):
+        run.lambda_star
 
 
 def test_grid_lipschitz_fallback_matches_known_values():
