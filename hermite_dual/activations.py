@@ -592,6 +592,33 @@ def _check_real(act):
                          "(is it real-valued?)")
 
 
+@functools.lru_cache(maxsize=256)
+def _from_string(key):
+    """Activation of a name or expression string, built once per distinct text.
+
+    Activations are immutable, so repeated ``activation("relu")`` calls (every layer
+    normalizes its argument through :func:`activation`) share one object and its cached
+    kinks, parity and float64 callable instead of re-solving and re-parsing each time.
+    Failures raise and are not cached.
+    """
+    if key in _BUILTINS:
+        expr = _BUILTINS[key]
+        return Activation(name=key, expr=expr, kinks=_find_kinks(expr),
+                          _numeric=_STABLE_CALLABLES.get(key))
+    return _validated(key, _parse_expression(key))
+
+
+def _validated(name, expr):
+    """Check a freshly built expression (finite, real, no Dirac mass); find its kinks."""
+    if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan) or expr.has(sp.oo):
+        raise ValueError(f"activation {name!r} is not a finite real expression")
+    if expr.has(sp.DiracDelta):
+        raise ValueError(f"activation {name!r} contains a Dirac mass")
+    act = Activation(name=name, expr=expr, kinks=_find_kinks(expr))
+    _check_real(act)
+    return act
+
+
 def activation(spec):
     """Build an :class:`Activation` from a name, an expression string or a sympy expression.
 
@@ -631,15 +658,8 @@ def activation(spec):
     if isinstance(spec, Activation):
         return spec
     if isinstance(spec, str):
-        key = spec.strip()
-        if key in _BUILTINS:
-            expr = _BUILTINS[key]
-            act = Activation(name=key, expr=expr, kinks=_find_kinks(expr),
-                             _numeric=_STABLE_CALLABLES.get(key))
-            return act
-        expr = _parse_expression(key)
-        name = key
-    elif isinstance(spec, sp.Basic):
+        return _from_string(spec.strip())
+    if isinstance(spec, sp.Basic):
         if not isinstance(spec, sp.Expr):
             raise TypeError(f"a sympy activation must be an expression, got {type(spec).__name__}")
         free = sorted(spec.free_symbols, key=str)
@@ -647,14 +667,6 @@ def activation(spec):
             raise ValueError(f"a sympy activation must have one free symbol, "
                              f"{sp.sstr(spec)!r} has {len(free)}: {[str(s) for s in free]}")
         expr = spec.subs(free[0], x) if free else spec
-        name = sp.sstr(expr)
-    else:
-        raise TypeError(f"activation spec must be a name, an expression string, a sympy "
-                        f"expression or an Activation, got {type(spec).__name__}")
-    if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan) or expr.has(sp.oo):
-        raise ValueError(f"activation {name!r} is not a finite real expression")
-    if expr.has(sp.DiracDelta):
-        raise ValueError(f"activation {name!r} contains a Dirac mass")
-    act = Activation(name=name, expr=expr, kinks=_find_kinks(expr))
-    _check_real(act)
-    return act
+        return _validated(sp.sstr(expr), expr)
+    raise TypeError(f"activation spec must be a name, an expression string, a sympy "
+                    f"expression or an Activation, got {type(spec).__name__}")
