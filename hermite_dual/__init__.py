@@ -16,7 +16,11 @@ True
 
 import importlib
 
-from .activations import Activation, activation, builtin_names
+from ._util import numba_cache as _numba_cache
+
+_numba_cache.configure()  # before any submodule imports numba: never cache inside the package
+
+from .activations import Activation, activation, builtin_names  # noqa: E402
 
 __version__ = "0.1.0"
 

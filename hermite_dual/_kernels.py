@@ -6,7 +6,7 @@ Nothing here sees an activation, validates input or raises: the public wrappers 
 outputs and call these loops.  Every jitted function is compiled with ``cache=True``;
 ``.py_func`` gives the interpreted version (tests compare the two).
 
-Conventions (MATH.md sections 3 and 5):
+Conventions (MATH §3 and §5):
 
 * ``K(q1, q2, c) = E[sigma(u) sigma(v)]`` over ``N(0, [[q1, c], [c, q2]])``; every
   evaluator returns ``(value, dvalue/dc, error)`` where ``dvalue/dc = K_{sigma'}``

@@ -5,7 +5,7 @@ runs one seeded hypothesis search per claim (strategies from :mod:`hermite_dual.
 the mathematics from the library) and writes a Markdown report: each claim, the search
 budget, the outcome and the shrunk counterexample with its numbers.
 
-Claims (MATH.md sections 5-7):
+Claims (MATH §5-§7):
 
 (a) ``sigma_w^2 < 1/(8 L^2)`` is sufficient for the population kernel map to be a
     contraction (measured over the variances the iteration from ``K^(0) = 0`` visits,
@@ -328,7 +328,7 @@ def _claim_c(budget, seed, time_cap, steps=40):
 def _claim_d(seed, widths=(64, 256, 1024), ns=(4, 16, 64), d=8, act="tanh", sigma_w2=0.08):
     """Width sweep of the quantities condition (9) compares, and their m-free ratio.
 
-    Both sides of (9) scale like m (MATH.md section 6).  The m-free content is the ratio
+    Both sides of (9) scale like m (MATH §6).  The m-free content is the ratio
     of ``lambda_0 = lambda_min(G(0))`` to the scale of G(0): ``lambda_0 <= tr G(0) / n =
     ||Z(0)||_F^2 / n`` for any data, so a requirement that lambda_0 dominate a fixed
     multiple of ``||Z(0)||_F^2`` (both ~ m) can hold only below some n.
@@ -371,7 +371,7 @@ def _claim_d(seed, widths=(64, 256, 1024), ns=(4, 16, 64), d=8, act="tanh", sigm
         "budget": None, "seed": seed, "examples_evaluated": len(rows), "errors": 0,
         "first_error": None, "time_cap_hit": False,
         "seconds": round(time.perf_counter() - t0, 2),
-        "outcome": "numbers only (the inequality (9) itself is not stated in MATH.md)",
+        "outcome": "numbers only (the inequality (9) itself is not stated in docs/math.md)",
         "counterexample": None,
         "table": rows, "m_exponents_at_smallest_n": fits,
         "setting": {"activation": act, "sigma_w2": sigma_w2, "d": d,
@@ -545,10 +545,10 @@ _DISCUSSION = {
           "of `contraction` then converges), but `population_gram` refuses such a "
           "sigma_w^2 (its measured factor is >= 1): the bound 1/(8 L^2) makes the forward "
           "map Z -> sigma(W Z + U X) a contraction, not the kernel map; the sufficient "
-          "condition of MATH.md section 7, C4, 2 sigma_w^2 (L^2 + sup|sigma| "
+          "condition of MATH §7, C4, 2 sigma_w^2 (L^2 + sup|sigma| "
           "sup|sigma''|) < 1, is what guarantees the latter (here it is infinite or "
           "> 1)."),
-    "b1": ("lambda_* is positive for non-polynomial sigma (MATH.md section 2); a "
+    "b1": ("lambda_* is positive for non-polynomial sigma (MATH §2); a "
            "counterexample here would have to be a numerical one (lambda_* below its "
            "error bound)."),
     "b2": ("The certificate sum_r a_r(s)^2 (1 - (n-1) beta^r)_+ is positive in exact "
@@ -560,7 +560,7 @@ _DISCUSSION = {
           "theorem's eta < 2/lambda_0, since lambda_0 <= lambda_max(G) <= "
           "lambda_max(H)); the widths are far below the theorem's over-parameterization, "
           "which is the point of the search."),
-    "d": ("MATH.md section 6 records that part (9) of Ling et al.'s initial condition "
+    "d": ("MATH §6 records that part (9) of Ling et al.'s initial condition "
           "scales like m on both sides; it does not state the inequality itself, so the "
           "audit cannot test (9) as stated and reports the numbers of its scaling "
           "instead: lambda_0 grows like m (fitted exponent), so does tr G(0) = "

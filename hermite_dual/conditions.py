@@ -3,7 +3,7 @@
 Truong's convergence theorem for deep equilibrium models needs an activation with a
 bounded first derivative (C1, which also fixes the admissible weight scale
 ``sigma_w^2 < 1/(8 L^2)``), a bounded second derivative (C2) and a non-polynomial
-activation (C3); see MATH.md section 7.  This module answers those questions with a
+activation (C3); see MATH §7.  This module answers those questions with a
 proof or a certified bound, never with a guess from a sampled grid:
 
 * **exact** suprema by sympy: the real line is cut at the kinks of sigma, each piece
@@ -1412,8 +1412,8 @@ class ContractionResult:
     ----------
     sigma_w2 : float
     sufficient_factor : float
-        Upper bound of ``2 sigma_w^2 (L^2 + sup|sigma| sup|sigma''|)`` (MATH.md section
-        7, C4) from the certified suprema; ``inf`` when a supremum is infinite (with the
+        Upper bound of ``2 sigma_w^2 (L^2 + sup|sigma| sup|sigma''|)`` (MATH §7,
+        C4) from the certified suprema; ``inf`` when a supremum is infinite (with the
         convention ``0 * inf = 0`` when sigma'' vanishes identically), ``nan`` when one
         is undetermined.
     sufficient_holds : bool or None
@@ -1497,7 +1497,7 @@ def _sufficient(sigma_w2, b0, b1, b2):
 
 
 def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
-    """Contraction factors of the population kernel map (MATH.md sections 5 and 7, C4).
+    """Contraction factors of the population kernel map (MATH §5 and §7, C4).
 
     For equal-norm data the population map ``K -> K_sigma(Sigma)`` with
     ``Sigma = 2 sigma_w^2 K + (2/d) X^T X`` splits into
@@ -1524,7 +1524,7 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
     the **local** factor is its value at the fixed point (grid: 9 points of the hull plus
     the visited variances).  Both are float64 estimates,
     not certified.  The **sufficient** factor ``2 sigma_w^2 (L^2 + sup|sigma|
-    sup|sigma''|)`` of MATH.md section 7 bounds both (``|nu'| <= L^2 + sup|sigma|
+    sup|sigma''|)`` of MATH §7 bounds both (``|nu'| <= L^2 + sup|sigma|
     sup|sigma''|`` and ``E[sigma'^2] <= L^2``) and is certified from the suprema.
 
     Parameters
@@ -1656,7 +1656,7 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
 
 @dataclass(frozen=True)
 class ConditionReport:
-    """Verdict on the conditions C0-C4 of MATH.md section 7 for one activation.
+    """Verdict on the conditions C0-C4 of MATH §7 for one activation.
 
     Attributes
     ----------
@@ -1756,7 +1756,7 @@ def _max_sigma_w2(b1):
 
 
 def check_conditions(act, sigma_w2=None, *, time_budget=20.0, method="auto"):
-    """Check the conditions of MATH.md section 7 on an activation, with proofs or certified bounds.
+    """Check the conditions of MATH §7 on an activation, with proofs or certified bounds.
 
     Parameters
     ----------
@@ -1986,7 +1986,7 @@ def verdict_table_markdown(names=None, *, time_budget=20.0, reports=None):
         "docs/conditions.md`; do not edit by hand (a test compares this page with the "
         "generator) -->",
         "",
-        "Conditions of MATH.md §7: C0 `sup|σ| < ∞` (reported, not required), C1 "
+        "Conditions of MATH §7: C0 `sup|σ| < ∞` (reported, not required), C1 "
         "`L = sup|σ'| < ∞`, C2 `sup|σ''| < ∞`, C3 σ is not a polynomial; "
         "**admissible** = C1 ∧ C2 ∧ C3, and the admissible weight scale is "
         "`σ_w² < 1/(8 L²)`.",

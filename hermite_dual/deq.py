@@ -1,4 +1,4 @@
-"""A small finite-width deep equilibrium model, trained by gradient descent (MATH.md §4-§6).
+"""A small finite-width deep equilibrium model, trained by gradient descent (MATH §4-§6).
 
 The model is exactly the one of Ling et al. (AISTATS 2023), kept by Truong (TMLR 2025):
 parameters ``W`` (m x m), ``U`` (m x d), ``a`` (m), equilibrium ``Z = sigma(W Z + U X)``

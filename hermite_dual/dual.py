@@ -1,4 +1,4 @@
-"""Dual kernels K_sigma(q1, q2, c) of any activation (MATH.md section 3).
+"""Dual kernels K_sigma(q1, q2, c) of any activation (MATH §3).
 
 ``dual(act)`` returns a :class:`DualKernel`, cached per activation.  It evaluates the
 generalized dual kernel
@@ -1455,7 +1455,7 @@ class DualKernel:
     Notes
     -----
     ``K_sigma(q1, q2, c) = E[sigma(u) sigma(v)]`` for ``(u, v) ~ N(0, [[q1, c], [c, q2]])``
-    (MATH.md section 3); ``rho = c / sqrt(q1 q2)``.  The unit dual is
+    (MATH §3); ``rho = c / sqrt(q1 q2)``.  The unit dual is
     ``sigma_hat(rho) = K_sigma(1, 1, rho)``.  See the module docstring for the numeric
     routes and their error bounds.
 
@@ -1551,8 +1551,8 @@ class DualKernel:
         Returns
         -------
         value, bound : numpy.ndarray
-            The bound is certified for the Mehler truncation (Parseval tail, MATH.md
-            section 3) and estimated for the other parts: the interpolation error of the
+            The bound is certified for the Mehler truncation (Parseval tail, MATH §3)
+            and estimated for the other parts: the interpolation error of the
             coefficient table (measured), the quadrature error (difference of two rules on
             the same panels) and round-off (64 eps times the integral of |sigma sigma|).
 

@@ -1,4 +1,4 @@
-"""Population Gram matrix at the equilibrium point (MATH.md section 5).
+"""Population Gram matrix at the equilibrium point (MATH §5).
 
 For data ``X`` (rows are samples, shape (n, d)) and an activation sigma, the
 weight-untied recursion
@@ -24,8 +24,8 @@ K and Sigma (Sigma overwrites the product in place), Kdot and Theta when asked f
 
 The kernels K_sigma are closed forms (identity, relu, step, erf, sin, cos, gaussian,
 exp) or Mehler series from Hermite coefficient tables
-(:func:`hermite_dual.hermite.hermite_table`), with the Parseval tail bound of MATH.md
-section 3.  The numba loops live in :mod:`hermite_dual._kernels`.
+(:func:`hermite_dual.hermite.hermite_table`), with the Parseval tail bound of MATH §3.
+ The numba loops live in :mod:`hermite_dual._kernels`.
 
 Examples
 --------
@@ -635,7 +635,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
 
     Notes
     -----
-    MATH.md section 5; see :class:`EquilibriumKernel` for which parts of the error bound
+    MATH §5; see :class:`EquilibriumKernel` for which parts of the error bound
     are certified and which are estimated.  The equal-norm path tabulates
     ``F(u) = K_ij`` for ``u = g_ij / g_0`` on ``2^12`` intervals of [-1, 1].
 

@@ -1,4 +1,4 @@
-"""Hermite coefficients a_k(q) of an activation at a variance q (MATH.md sections 1-2).
+"""Hermite coefficients a_k(q) of an activation at a variance q (MATH §1-§2).
 
     a_k(q) = E[ sigma(sqrt(q) Z) h_k(Z) ],   nu(q) = E[ sigma(sqrt(q) Z)^2 ],
     T_R(q) = nu(q) - sum_{k<=R} a_k(q)^2,
@@ -113,7 +113,7 @@ def hermite_he_orthonormal(k_max, z):
 
     Notes
     -----
-    Stable three-term recurrence (MATH.md section 1)
+    Stable three-term recurrence (MATH §1)
     ``h_0 = 1, h_1 = z, h_{k+1} = (z h_k - sqrt(k) h_{k-1}) / sqrt(k+1)``; no factorials
     are formed, so degrees in the hundreds are fine.
 
@@ -1232,7 +1232,7 @@ def _fast_expansion(act, degree, q):
 
 
 def hermite_coefficients(act, degree, q=1.0, *, method="fast", dps=30, timeout=None):
-    """Hermite coefficients a_0..a_degree of sigma at variance q (MATH.md section 2).
+    """Hermite coefficients a_0..a_degree of sigma at variance q (MATH §2).
 
     Parameters
     ----------

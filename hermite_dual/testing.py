@@ -63,7 +63,7 @@ _INF = float("inf")
 # For each built-in sigma: sup|sigma|, sup|sigma'|, sup|sigma''| (inf when unbounded or when
 # sigma'' is not a function, e.g. a Dirac mass), whether sigma is real-analytic on R
 # (False: some derivative jumps at a kink), whether it is a polynomial, its parity, and
-# whether MATH.md section 3 lists a closed-form dual kernel for it.  The suprema are exact:
+# whether MATH §3 lists a closed-form dual kernel for it.  The suprema are exact:
 #   tanh''  = -2 tanh sech^2, extremal where tanh^2 = 1/3:       4/(3 sqrt 3)
 #   sigmoid'' = s(1-s)(1-2s), extremal at s = 1/2 - 1/(2 sqrt 3): 1/(6 sqrt 3)
 #   erf'' = -(4x/sqrt(pi)) exp(-x^2), extremal at x = 1/sqrt 2:   2 sqrt(2/pi) e^(-1/2)
@@ -199,15 +199,15 @@ class DrawnActivation:
         Its expression text (the built-ins are callable in expression strings).
     bounded, lipschitz, c2, non_polynomial : bool or None
         C0 (sup|sigma| < inf), C1 (sup|sigma'| < inf), C2 (sup|sigma''| < inf, sigma''
-        a function) and C3 (not a polynomial) of MATH.md section 7.
-    analytic : bool or None
+        a function) and C3 (not a polynomial) of MATH §7.
+   analytic : bool or None
         Real-analytic on R (``False``: some derivative jumps somewhere).
     nonconstant : bool or None
         Not a constant function.
     parity : {'odd', 'even', None}
         Proved parity (``None``: not proved, the function may still have one).
     closed_form_dual : bool
-        ``True`` when the dual kernel is a finite combination of MATH.md section 3's
+        ``True`` when the dual kernel is a finite combination of MATH §3's
         closed forms (``False`` means only that these rules do not assemble one).
     sup_bound, lipschitz_bound, second_bound : float
         Upper bounds on sup|sigma|, sup|sigma'|, sup|sigma''| (``inf`` when unknown).
@@ -245,7 +245,7 @@ class DrawnActivation:
 
     @property
     def admissible(self):
-        """C1, C2 and C3 of MATH.md section 7 (three-valued)."""
+        """C1, C2 and C3 of MATH §7 (three-valued)."""
         return _and3(self.lipschitz, self.c2, self.non_polynomial)
 
     @property
@@ -527,15 +527,15 @@ def activations(admissible_only=False, closed_form_only=False, max_depth=2):
     - non-polynomial: a non-analytic function (a jump in some derivative), a bounded
       non-constant function, a polynomial plus a non-polynomial, or an odd plus an even
       function one of which is not a polynomial, is not a polynomial;
-    - closed-form dual: a closed form of MATH.md section 3 at ``beta = 0`` (any ``beta``
+    - closed-form dual: a closed form of MATH §3 at ``beta = 0`` (any ``beta``
       for sin, cos, exp, identity), an odd plus an even closed form (their cross terms
       vanish), or an outer scaling.
 
     Parameters
     ----------
     admissible_only : bool
-        Draw only activations the rules prove admissible (C1, C2 and C3 of MATH.md
-        section 7 hold).
+        Draw only activations the rules prove admissible (C1, C2 and C3 of MATH §7
+         hold).
     closed_form_only : bool
         Draw only activations whose dual kernel the rules prove closed-form.
     max_depth : int
@@ -757,7 +757,7 @@ def sphere_data(n, d, min_angle=0.1):
     """Data ``(n, d)`` with rows on the sphere of radius ``sqrt(d)``, pairwise non-parallel.
 
     Every pair of rows spans an angle of at least ``min_angle`` with each other's line
-    (``|cos| <= cos(min_angle)``), so no two inputs are parallel (MATH.md section 4).
+    (``|cos| <= cos(min_angle)``), so no two inputs are parallel (MATH §4).
     Draws are one of: the simplest data (``sqrt(d)`` times the unit vectors when ``n <=
     d``, else ``n`` lines spaced by ``pi/n`` in one plane -- the most degenerate
     non-parallel data, rank 2); a pair exactly ``min_angle`` apart (the edge); or rows from
@@ -884,7 +884,7 @@ def deq_configs(activation_strategy=None, *, min_width=8, max_width=64):
     ``sigma_w^2`` is drawn as a fraction in (0, 1) of the drawn activation's safe
     well-posedness limit ``1/(8 L^2)`` (:attr:`DrawnActivation.max_sigma_w2`), so the
     forward map ``Z -> sigma(W Z + U X)`` is a contraction with high probability
-    (MATH.md section 4); the width is a power of two in ``[min_width, max_width]``.
+    (MATH §4); the width is a power of two in ``[min_width, max_width]``.
 
     Parameters
     ----------

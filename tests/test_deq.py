@@ -1,4 +1,4 @@
-"""Tests of the finite-width DEQ and its trainer (hermite_dual/deq.py, MATH.md §4-§6).
+"""Tests of the finite-width DEQ and its trainer (hermite_dual/deq.py, MATH §4-§6).
 
 References used here are independent of the code under test: central finite differences
 (gradients, tangent Gram), a dense linear solve (identity activation), a population Gram

@@ -24,7 +24,7 @@ dual_mod = __import__("hermite_dual.dual", fromlist=["dual"])
 BUILTINS = hd.builtin_names()
 
 # ---------------------------------------------------------------------------
-# MATH.md section 3, typed in from the table (theta = arccos rho)
+# MATH §3, typed in from the table (theta = arccos rho)
 # ---------------------------------------------------------------------------
 _rho = c / sp.sqrt(q1 * q2)
 _theta = sp.acos(_rho)

@@ -1,4 +1,4 @@
-"""Tests of the population Gram matrix at the equilibrium point (MATH.md section 5).
+"""Tests of the population Gram matrix at the equilibrium point (MATH §5).
 
 Independent references:
 - ReLU: Ling et al.'s closed form, its scalar equation solved by bisection;

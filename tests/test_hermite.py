@@ -1,8 +1,8 @@
 """Tests of hermite_dual.hermite: three independent routes to a_k(q) agree, known values,
 Parseval / parity / orthonormality / linearity properties, and bad input.
 
-References: mpmath at dps=40 ("precise", cached per module), closed forms of MATH.md
-section 2 (sine, identity, ReLU via Stein's identity), sympy ("exact").
+References: mpmath at dps=40 ("precise", cached per module), closed forms of MATH §2
+ (sine, identity, ReLU via Stein's identity), sympy ("exact").
 """
 
 import functools
@@ -119,7 +119,7 @@ def test_precise_matches_exact_wide(name, q):
 # ---------------------------------------------------------------------------
 
 def sine_coefficient(k, q):
-    """MATH.md section 2."""
+    """MATH §2."""
     if k % 2 == 0:
         return 0.0
     return math.exp(-q / 2) * (-1) ** ((k - 1) // 2) * math.exp(

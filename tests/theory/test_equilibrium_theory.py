@@ -1,4 +1,4 @@
-"""Properties of the population Gram matrix and of small DEQs (MATH.md sections 4-6).
+"""Properties of the population Gram matrix and of small DEQs (MATH §4-§6).
 
 Activations, data and configurations come from ``hermite_dual.testing``.  Library calls
 cost seconds per new activation on this machine, so the default run draws a few
@@ -68,7 +68,7 @@ test_kernel_recursion_converges_under_C4_deep = pytest.mark.slow(
 
 @pytest.mark.parametrize("name", ["tanh", "sin", "erf", "gelu"])
 def test_finite_width_gram_approaches_K(name):
-    """G(0)/m -> K with O(m^-1/2) fluctuations (MATH.md section 5), fixed seeds."""
+    """G(0)/m -> K with O(m^-1/2) fluctuations (MATH §5), fixed seeds."""
     X = np.random.default_rng(11).standard_normal((5, 4))
     X = X / np.linalg.norm(X, axis=1, keepdims=True) * 2.0
     K = hd.population_gram(X, name, 0.08).K

@@ -1,4 +1,4 @@
-"""Properties of dual kernels checked through the library (MATH.md sections 2-3).
+"""Properties of dual kernels checked through the library (MATH §2-§3).
 
 Activations and covariances come from the public strategies of ``hermite_dual.testing``;
 the references are independent: a trapezoid quadrature written here, the Mehler series
@@ -46,7 +46,7 @@ def trapezoid_kernel(act, q1, q2, c):
 
 
 def test_trapezoid_reference_against_closed_forms():
-    """The reference itself: erf and sin closed forms of MATH.md section 3."""
+    """The reference itself: erf and sin closed forms of MATH §3."""
     q1, q2, c = 0.7, 2.5, -0.9
     erf = (2 / math.pi) * math.asin(2 * c / math.sqrt((1 + 2 * q1) * (1 + 2 * q2)))
     assert trapezoid_kernel(hd.activation("erf"), q1, q2, c) == pytest.approx(erf, abs=1e-13)

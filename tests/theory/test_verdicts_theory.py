@@ -1,4 +1,4 @@
-"""The grammar's proved verdicts agree with the condition checker (MATH.md section 7).
+"""The grammar's proved verdicts agree with the condition checker (MATH §7).
 
 ``hermite_dual.testing.activations`` derives bounded / Lipschitz / C2 / non-polynomial
 flags and upper bounds by rules on the expression tree; ``hd.check_conditions`` proves or
