@@ -211,6 +211,16 @@ _COMPARES = {
 }
 
 
+def _suggest(name):
+    """``"; did you mean 'tanh'?"`` for a near miss of a known name, else ``""``."""
+    import difflib
+    known = sorted(set(_FUNCTIONS) | set(_BUILTINS) | set(_CONSTANTS))
+    close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+    if not close:
+        close = [k for k in known if k.lower() == name.lower()]
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
 def _describe(node):
     """A short human name for an AST node, for error messages."""
     try:
@@ -258,8 +268,9 @@ class _Builder:
                 return _CONSTANTS[name]
             if name in _FUNCTIONS:
                 self.fail(f"function {name!r} used without being called")
-            self.fail(f"unknown name {name!r} (activations are functions of the "
-                      "single variable 'x')")
+            self.fail(f"unknown name {name!r}{_suggest(name)} (activations are functions "
+                      "of the single variable 'x'; built-ins: "
+                      f"{', '.join(builtin_names())})")
         if isinstance(node, ast.UnaryOp):
             operand = self.build(node.operand)
             if isinstance(node.op, ast.USub):
@@ -294,7 +305,8 @@ class _Builder:
                     f"name {name!r} is not allowed in an activation expression "
                     "(dunder names are never accepted)")
             if name not in _FUNCTIONS:
-                self.fail(f"unknown function {name!r}")
+                self.fail(f"unknown function {name!r}{_suggest(name)} (functions: "
+                          f"{', '.join(sorted(_FUNCTIONS, key=str.lower))})")
             if node.keywords:
                 self.fail(f"keyword argument {node.keywords[0].arg!r} is not allowed")
             if name == "Piecewise":
@@ -571,6 +583,12 @@ class Activation:
             return NotImplemented
         return self.name == other.name and self.expr == other.expr
 
+    def __reduce__(self):
+        # built-ins come back with their stable float64 form; others re-lambdify
+        if self.name in _BUILTINS and _BUILTINS[self.name] == self.expr:
+            return (activation, (self.name,))
+        return (Activation, (self.name, self.expr, self.kinks))
+
     def __hash__(self):
         return hash((self.name, self.expr))
 
@@ -653,7 +671,11 @@ def activation(spec):
     >>> hd.activation("y + x")
     Traceback (most recent call last):
     ...
-    ValueError: unknown name 'y' (activations are functions of the single variable 'x') in activation expression 'y + x'
+    ValueError: unknown name 'y' (activations are functions of the single variable 'x'; built-ins: identity, relu, ...) in activation expression 'y + x'
+    >>> hd.activation("tahn")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown name 'tahn'; did you mean 'tan' or 'tanh'? ...
     """
     if isinstance(spec, Activation):
         return spec

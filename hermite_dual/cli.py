@@ -23,10 +23,12 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
 from ._json import to_jsonable
+from ._warnings import HermiteDualWarning
 
 __all__ = ["main", "build_parser", "CLIError"]
 
@@ -35,6 +37,15 @@ PROG = "hermite-dual"
 
 class CLIError(Exception):
     """Bad input detected by the command line itself (exit code 2)."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the examples' line breaks and shows every option's default (when it has one)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,6 +104,16 @@ def _positive_float(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _nonneg_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative finite number, got {text!r}")
     return value
 
 
@@ -158,7 +179,7 @@ def _load_data(path):
 
 def _cmd_derive(args):
     from . import activation
-    from .dual import describe_dual
+    from .duals import describe_dual
     from .hermite import describe_expansion
 
     act = activation(args.activation)
@@ -238,9 +259,18 @@ def _cmd_train(args):
         X, y = digits_data()
     else:
         X, y = sphere_data(args.n, args.d, seed=args.seed)
-    runs = width_sweep(X, y, act, args.widths, sigma_w2=args.sigma_w2, steps=args.steps,
-                       lr=args.lr, seed=args.seed, progress=_progress_enabled(args))
-    payload = {"activation": act.name, "runs": [describe_run(r) for r in runs]}
+    with warnings.catch_warnings():
+        # a failed run is reported through its status (and the exit code), not a warning
+        warnings.simplefilter("ignore", HermiteDualWarning)
+        runs = width_sweep(X, y, act, args.widths, sigma_w2=args.sigma_w2, steps=args.steps,
+                           lr=args.lr, seed=args.seed, progress=_progress_enabled(args))
+    failed = [r for r in runs if r.failed]
+    payload = {"activation": act.name, "runs": [describe_run(r) for r in runs],
+               "failed": len(failed)}
+    for entry, run in zip(payload["runs"], runs):
+        if run.failed:
+            entry["summary"].pop("predicted_rate", None)
+            entry["summary"].pop("ratios", None)
     if args.plot:
         from .plotting import plot_width_sweep
         payload["plot"] = plot_width_sweep(runs, args.plot)
@@ -252,8 +282,11 @@ def _cmd_train(args):
         text.append(str(run))
     if args.plot:
         text.append(f"figure: {args.plot}")
+    if failed:
+        text.append(f"{len(failed)} of {len(runs)} runs failed: "
+                    + "; ".join(f"m={r.width}: {r.status}" for r in failed))
     _emit(args, payload, "\n".join(text))
-    return 0
+    return 1 if failed else 0
 
 
 def _save_json_atomic(path, payload):
@@ -294,32 +327,33 @@ def build_parser():
                "--degree 8\n  hermite-dual check softplus --json\n"
                "  hermite-dual gram --synthetic 200,20 --activation tanh --sigma-w2 0.08\n"
                "  hermite-dual train --activation sin --widths 500,1000 --steps 100",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_Formatter)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     def add(name, help_text, example):
         p = sub.add_parser(name, help=help_text, description=help_text,
                            epilog=f"Example:\n  {example}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=_Formatter)
         p.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
         return p
 
     p = add("derive", "Hermite coefficients a_k(q) and the dual kernel of an activation.",
             "hermite-dual derive 'erf(x) + x/3' --degree 10 --q 2 --method exact")
     p.add_argument("activation", help="built-in name or expression in x, e.g. 'x*tanh(x)'")
-    p.add_argument("--degree", type=_nonneg_int, default=10, help="highest k (default 10)")
-    p.add_argument("--q", type=_positive_float, default=1.0, help="variance q (default 1)")
-    p.add_argument("--method", choices=["fast", "precise", "exact"], default="fast")
+    p.add_argument("--degree", type=_nonneg_int, default=10, help="highest k")
+    p.add_argument("--q", type=_positive_float, default=1.0, help="variance q")
+    p.add_argument("--method", choices=["fast", "precise", "exact"], default="fast",
+                   help="float64, mpmath at --dps digits, or sympy")
     p.add_argument("--dps", type=_positive_int, default=30,
-                   help="decimal digits for --method precise (default 30)")
+                   help="decimal digits for --method precise")
     p.add_argument("--no-dual", action="store_true", help="skip the dual kernel")
     p.set_defaults(handler=_cmd_derive)
 
     p = add("check", "Verify the conditions C0-C4 of the convergence theory.",
             "hermite-dual check tanh --sigma-w2 0.08")
     p.add_argument("activation")
-    p.add_argument("--sigma-w2", type=_positive_float, default=None,
+    p.add_argument("--sigma-w2", type=_nonneg_float, default=None,
                    help="weight variance sigma_w^2 for the contraction check")
     p.set_defaults(handler=_cmd_check)
 
@@ -330,41 +364,46 @@ def build_parser():
     src.add_argument("--data", help="data file (.npy or .csv), rows are samples")
     src.add_argument("--synthetic", type=_shape_pair, metavar="N,D",
                      help="N points on the sphere of radius sqrt(D)")
-    p.add_argument("--activation", default="tanh")
-    p.add_argument("--sigma-w2", type=_positive_float, default=0.08)
-    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--activation", default="tanh", help="built-in name or expression in x")
+    p.add_argument("--sigma-w2", type=_nonneg_float, default=0.08,
+                   help="weight variance sigma_w^2 (W_ij ~ N(0, 2 sigma_w^2 / m))")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the synthetic data")
     p.add_argument("--out", help="save K as .npy")
     p.set_defaults(handler=_cmd_gram)
 
     p = add("train", "Train finite-width DEQs and compare observed with predicted rates.",
             "hermite-dual train --activation tanh --widths 500,1000,2000 --steps 200 "
             "--plot sweep.png")
-    p.add_argument("--activation", default="tanh")
-    p.add_argument("--widths", type=_int_list, default=[500, 1000, 2000])
-    p.add_argument("--steps", type=_positive_int, default=200)
+    p.add_argument("--activation", default="tanh", help="built-in name or expression in x")
+    p.add_argument("--widths", type=_int_list, default=[500, 1000, 2000],
+                   help="comma-separated widths m")
+    p.add_argument("--steps", type=_positive_int, default=200, help="gradient steps per run")
     p.add_argument("--lr", type=_positive_float, default=None,
-                   help="step size (default: a safe step from H(0))")
-    p.add_argument("--sigma-w2", type=_positive_float, default=0.08)
-    p.add_argument("--data", choices=["synthetic", "digits"], default="synthetic")
+                   help="step size (None: a safe step from H(0))")
+    p.add_argument("--sigma-w2", type=_nonneg_float, default=0.08,
+                   help="weight variance sigma_w^2")
+    p.add_argument("--data", choices=["synthetic", "digits"], default="synthetic",
+                   help="data set")
     p.add_argument("--n", type=_positive_int, default=40, help="synthetic: points")
     p.add_argument("--d", type=_positive_int, default=10, help="synthetic: dimension")
-    p.add_argument("--seed", type=_nonneg_int, default=0)
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of data and weights")
     p.add_argument("--plot", help="write the width-sweep figure (PNG)")
     p.add_argument("--out", help="save the runs as JSON (atomic write)")
     p.set_defaults(handler=_cmd_train)
 
     p = add("report", "The main job: derive, check, compute and train on one activation.",
             "hermite-dual report gelu --out-dir report")
-    p.add_argument("activation", nargs="?", default="tanh")
+    p.add_argument("activation", nargs="?", default="tanh",
+                   help="built-in name or expression in x")
     p.add_argument("--out-dir", default="hermite-dual-report",
-                   help="folder for figures and report.json (default hermite-dual-report)")
+                   help="folder for figures and report.json")
     p.add_argument("--quick", action="store_true", help="smaller problem sizes")
     p.set_defaults(handler=_cmd_report)
 
     p = add("audit", "Search for counterexamples to claims of the convergence theory.",
             "hermite-dual audit --budget 50 --out docs/theory-audit.md")
     p.add_argument("--budget", type=_positive_int, default=None,
-                   help="examples per claim (default: the audit's own default)")
+                   help="examples per claim (None: the audit's own default)")
     p.add_argument("--out", default=None, help="write the markdown report here")
     p.set_defaults(handler=_cmd_audit)
     return parser
@@ -376,7 +415,11 @@ def _version():
 
 
 def main(argv=None):
-    """Run the command line; returns the exit code (0 success, 2 bad input).
+    """Run the command line; returns the exit code.
+
+    0 success; 1 a training run failed (its status says how); 2 bad input (one line on
+    stderr, and with ``--json`` also ``{"error": ..., "kind": ..., "exit_code": 2}`` on
+    stdout); 130 interrupted.
 
     Parameters
     ----------
@@ -384,22 +427,29 @@ def main(argv=None):
         Arguments without the program name (default ``sys.argv[1:]``).
     """
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in words
+
+    def fail(message, kind, code):
+        message = " ".join(str(message).split())
+        if as_json:      # with --json, an error is a JSON object on stdout too
+            json.dump({"error": message, "kind": kind, "exit_code": code}, sys.stdout)
+            sys.stdout.write("\n")
+        print(message if kind == "usage" else f"{PROG}: error: {message}", file=sys.stderr)
+        return code
+
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
         if getattr(args, "handler", None) is None:
             parser.print_help()
             return 2
         return args.handler(args)
     except CLIError as exc:
-        print(f"{exc}", file=sys.stderr)
-        return 2
+        return fail(exc, "usage", 2)
     except (ValueError, OverflowError, OSError) as exc:
-        message = " ".join(str(exc).split())
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 2
+        return fail(exc, type(exc).__name__, 2)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return fail("interrupted", "interrupted", 130)
 
 
 if __name__ == "__main__":  # pragma: no cover

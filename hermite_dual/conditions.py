@@ -17,7 +17,7 @@ proof or a certified bound, never with a guess from a sampled grid:
 * **unbounded** with a witness (a divergent limit from sympy's Gruntz algorithm);
 * **not a function** when a lower derivative jumps (relu: sigma' jumps at 0, so
   sigma'' contains a Dirac mass and C2 fails);
-* **undetermined** (with what was tried) when the time budget runs out.
+* **undetermined** (with what was tried) when the work budget runs out.
 
 Why python-flint: mpmath's interval context has no tanh, atan or erf, while arb balls
 (python-flint) enclose every elementary and error function rigorously, with exponents of
@@ -41,17 +41,18 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import math
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
+from ._util.deadline import (UNITS_PER_SECOND, WallClockExceeded, WorkBudgetExceeded,
+                             from_seconds, rearm)
+from ._json import to_jsonable
+from ._util import validate
 from .activations import activation, builtin_names, x
 
 __all__ = [
@@ -77,58 +78,30 @@ _SOLVESET_CAP = 1.0     # seconds for solveset (after the exp substitution)
 # time limits
 # ---------------------------------------------------------------------------
 
-class _Timeout(BaseException):
-    """Raised by the alarm; a BaseException so sympy's ``except Exception`` cannot eat it."""
+_Timeout = WorkBudgetExceeded   # the one budget (hermite_dual._util.deadline) counts work
 
 
 class _Fail(Exception):
     """A route could not conclude; the message says why."""
 
 
-@contextlib.contextmanager
-def _alarm(wall, cpu=None):
-    """Interrupt the enclosed (sympy) call after ``wall`` seconds of wall-clock time or
-    ``cpu`` seconds of process CPU time, whichever comes first (main thread, Unix only).
-
-    The CPU cap makes the outcome of a single sympy step independent of machine load;
-    the wall limit enforces the overall time budget.  Off the main thread the call runs
-    unlimited; the loops of this module check their deadline themselves either way.
-    """
-    if wall <= 0:
-        raise _Timeout
-    usable = (hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def _handler(signum, frame):  # pragma: no cover - timing dependent
-        raise _Timeout
-
-    old_real = signal.signal(signal.SIGALRM, _handler)
-    old_prof = signal.signal(signal.SIGPROF, _handler)
-    signal.setitimer(signal.ITIMER_REAL, wall)
-    if cpu is not None:
-        signal.setitimer(signal.ITIMER_PROF, cpu)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGALRM, old_real)
-        signal.signal(signal.SIGPROF, old_prof)
-
-
 class _Clock:
-    def __init__(self, deadline):
-        self.deadline = deadline
+    """Work accounting for one stage of the checker, over a :class:`Budget`.
+
+    Budgets count work (Python calls, see :mod:`hermite_dual._util.deadline`), so the
+    stage at which a hard expression is given up does not depend on machine load.
+    ``left()`` is in nominal seconds; ``step(cap)`` is a sympy step of at most ``cap``
+    nominal seconds of work, and never more than what is left.
+    """
+
+    def __init__(self, budget):
+        self.budget = budget
 
     def left(self):
-        return self.deadline - time.perf_counter()
+        return self.budget.remaining / UNITS_PER_SECOND
 
     def step(self, cap=_SYMPY_STEP_CAP):
-        """A sympy step: at most ``cap`` CPU seconds, and never past the deadline."""
-        return _alarm(self.left(), cap)
+        return self.budget.child(int(cap * UNITS_PER_SECOND))
 
 
 # ---------------------------------------------------------------------------
@@ -254,22 +227,20 @@ class Bound:
 
     def to_dict(self):
         """JSON-able dict of this bound."""
-        def num(v):
-            return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
-        return {
+        return to_jsonable({
             "order": self.order,
             "status": self.status,
             "bounded": self.bounded,
-            "value": num(self.value),
+            "value": self.value,
             "exact": None if self.exact is None else sp.sstr(self.exact),
-            "lower": num(self.lower),
-            "upper": num(self.upper),
-            "abs_error": num(self.abs_error),
+            "lower": self.lower,
+            "upper": self.upper,
+            "abs_error": self.abs_error,
             "certified": self.certified,
             "where": self.where,
             "method": self.method,
             "tried": list(self.tried),
-        }
+        })
 
     def short(self):
         """One-line human form, e.g. ``4*sqrt(3)/9 = 0.7698003589 (exact)``."""
@@ -432,7 +403,7 @@ def _singular_points(piece, clock):
         with clock.step():
             sing = sp.singularities(g, x, sp.Interval.open(piece.a, piece.b))
     except _Timeout:
-        raise _Fail("locating singular points timed out") from None
+        raise _Fail("locating singular points: work budget used up") from None
     except Exception as exc:  # noqa: BLE001 - sympy raises many types
         raise _Fail(f"sympy could not locate singular points ({type(exc).__name__})") from None
     if not isinstance(sing, sp.FiniteSet):
@@ -591,7 +562,7 @@ def _critical_points(g, a, b, clock, tried):
         with clock.step():
             roots = _exp_substitution_roots(d, a, b)
     except _Timeout:
-        tried.append("the exp substitution timed out")
+        tried.append("the exp substitution: work budget used up")
     except _Fail:
         raise
     except Exception as exc:  # noqa: BLE001 - sympy raises many types; try solveset
@@ -605,7 +576,7 @@ def _critical_points(g, a, b, clock, tried):
         with clock.step(_SOLVESET_CAP):
             sols = sp.solveset(d, x, sp.Interval.open(a, b))
     except _Timeout:
-        raise _Fail(f"solveset stopped after {_SOLVESET_CAP} s") from None
+        raise _Fail(f"solveset stopped after {_SOLVESET_CAP} nominal s of work") from None
     except Exception as exc:  # noqa: BLE001
         raise _Fail(f"solveset failed ({type(exc).__name__})") from None
     if sols == sp.S.EmptySet:
@@ -1257,8 +1228,8 @@ def _branch_and_bound(pieces, k, clock, rtol, arb):
         top = -heap[0][0]
         if top == 0 or (math.isfinite(top) and top - lower <= rtol * top):
             break
-        if clock.left() <= 0:
-            status = "time budget"
+        if clock.budget.spent_out():
+            status = "work budget"
             break
         negub, _, ri, s0, s1 = heapq.heappop(heap)
         r = regions[ri]
@@ -1275,8 +1246,15 @@ def _branch_and_bound(pieces, k, clock, rtol, arb):
             status = "box width at float resolution"
             heapq.heappush(heap, (negub, count, ri, s0, s1))
             break
-        for c0, c1 in ((s0, m), (m, s1)):
-            ub, lb = r.upper(c0, c1)
+        try:
+            halves = [((c0, c1), r.upper(c0, c1)) for c0, c1 in ((s0, m), (m, s1))]
+        except WorkBudgetExceeded:
+            # the box goes back unsplit, so the heap still covers the whole line
+            heapq.heappush(heap, (negub, count, ri, s0, s1))
+            rearm()
+            status = "work budget"
+            break
+        for (c0, c1), (ub, lb) in halves:
             evaluations += 1
             count += 1
             if lb > lower:
@@ -1294,8 +1272,13 @@ def _branch_and_bound(pieces, k, clock, rtol, arb):
 # one bound
 # ---------------------------------------------------------------------------
 
-def _sup_bound(act, pieces, k, deadline, method):
-    clock = _Clock(deadline)
+def _sup_bound(act, pieces, k, budget, method):
+    with budget:
+        return _sup_bound_in(act, pieces, k, budget, method)
+
+
+def _sup_bound_in(act, pieces, k, budget, method):
+    clock = _Clock(budget)
     tried = []
     # 1. jumps in lower derivatives make sigma^(k) a distribution
     if k > 0:
@@ -1304,7 +1287,7 @@ def _sup_bound(act, pieces, k, deadline, method):
             jump = _first_jump(pieces, k, clock)
         except (_Timeout, _Fail, Exception) as exc:  # noqa: BLE001
             if isinstance(exc, _Timeout):
-                tried.append("continuity check timed out")
+                tried.append("continuity check: work budget used up")
             else:
                 tried.append(f"continuity check failed ({exc})")
             return Bound(order=k, status="undetermined", value=math.nan, tried=tuple(tried),
@@ -1318,16 +1301,16 @@ def _sup_bound(act, pieces, k, deadline, method):
                          lower=math.inf, upper=math.inf, certified=True, where=why,
                          method="one-sided limits at the kinks (sympy)", tried=tuple(tried))
     # 2. exact route (in 'enclosure' mode only the limits, for an unboundedness witness)
-    share = clock.left() * (_EXACT_SHARE if method != "exact" else 1.0)
-    sub = _Clock(time.perf_counter() + share)
+    share = budget.fraction(_EXACT_SHARE if method != "exact" else 1.0, label="exact route")
     try:
-        kind, value, where = _exact_sup(pieces, k, sub, tried,
-                                        limits_only=method == "enclosure")
+        with share:
+            kind, value, where = _exact_sup(pieces, k, _Clock(share), tried,
+                                            limits_only=method == "enclosure")
         if kind == "unbounded":
             return _bound_unbounded(k, where, "sympy limit (Gruntz)", tried)
         return _bound_exact(k, value, where, "sympy: critical points and limits", tried)
     except _Timeout:
-        tried.append("exact route: time share used up")
+        tried.append("exact route: its share of the work budget used up")
     except _Fail as exc:
         tried.append(f"exact route: {exc}")
     except (_Unsupported, NotImplementedError, TypeError, ValueError,
@@ -1344,7 +1327,7 @@ def _sup_bound(act, pieces, k, deadline, method):
         return Bound(order=k, status="undetermined", value=math.nan, tried=tuple(tried),
                      method="none")
     except _Timeout:
-        tried.append("ball arithmetic: time budget used up")
+        tried.append("ball arithmetic: work budget used up")
         return Bound(order=k, status="undetermined", value=math.nan, tried=tuple(tried),
                      method="none")
     except (ArithmeticError, ValueError, TypeError, NameError, AttributeError) as exc:
@@ -1394,14 +1377,8 @@ def _non_polynomial(act, b0, b1, clock):
 # C4: contraction of the population kernel map
 # ---------------------------------------------------------------------------
 
-def _check_sigma_w2(sigma_w2):
-    if isinstance(sigma_w2, bool) or not isinstance(sigma_w2, (int, float, np.integer,
-                                                                np.floating)):
-        raise ValueError(f"sigma_w2 must be a positive real number, got {sigma_w2!r}")
-    value = float(sigma_w2)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"sigma_w2 must be a positive finite number, got {sigma_w2!r}")
-    return value
+def _check_sigma_w2(value):
+    return validate.sigma_w2(value)
 
 
 @dataclass(frozen=True)
@@ -1461,26 +1438,24 @@ class ContractionResult:
 
     def to_dict(self):
         """JSON-able dict."""
-        def num(v):
-            return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
-        return {
+        return to_jsonable({
             "sigma_w2": self.sigma_w2,
-            "sufficient_factor": num(self.sufficient_factor),
+            "sufficient_factor": self.sufficient_factor,
             "sufficient_holds": self.sufficient_holds,
-            "measured_factor": num(self.measured_factor),
-            "measured_diagonal": num(self.measured_diagonal),
-            "measured_offdiagonal": num(self.measured_offdiagonal),
-            "local_factor": num(self.local_factor),
-            "kappa": num(self.kappa),
-            "variance": num(self.variance),
-            "q_range": [num(v) for v in self.q_range],
+            "measured_factor": self.measured_factor,
+            "measured_diagonal": self.measured_diagonal,
+            "measured_offdiagonal": self.measured_offdiagonal,
+            "local_factor": self.local_factor,
+            "kappa": self.kappa,
+            "variance": self.variance,
+            "q_range": list(self.q_range),
             "converged": self.converged,
             "iterations": self.iterations,
-            "residual": num(self.residual),
+            "residual": self.residual,
             "holds": self.holds,
-            "abs_error": num(self.abs_error),
+            "abs_error": self.abs_error,
             "note": self.note,
-        }
+        })
 
 
 def _sufficient(sigma_w2, b0, b1, b2):
@@ -1561,12 +1536,16 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
     sw = _check_sigma_w2(sigma_w2)
     if report is None:
         report = check_conditions(act)
-    from .hermite import hermite_coefficients  # the layer below; imported lazily
+    from .hermite import hermite_table  # the layer below; imported lazily
+
+    def nu_many(a, qs):
+        # E[a(sqrt(q) Z)^2] = K_a(q, q, q): the diagonal of the dual kernel of a, i.e. the
+        # norm of its Hermite expansion (equal to hd.dual(a).kernel(q, q, q), tested);
+        # one table call for all the variances
+        return hermite_table(a, 1, np.asarray(qs, dtype=np.float64).ravel())[1]
 
     def nu_of(a, q):
-        # E[a(sqrt(q) Z)^2] = K_a(q, q, q): the diagonal of the dual kernel of a, i.e. the
-        # norm of its Hermite expansion (equal to hd.dual(a).kernel(q, q, q), tested)
-        return float(hermite_coefficients(a, 1, float(q)).norm2)
+        return float(nu_many(a, [float(q)])[0])
 
     try:
         dact = act.derivative()
@@ -1619,7 +1598,7 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
         q = np.asarray(q, dtype=np.float64)
         h1, h2 = 1e-4 * q, 2e-4 * q
         pts = np.concatenate([q + h1, q - h1, q + h2, q - h2, q])
-        nu = np.array([nu_of(act, p) for p in pts]).reshape(5, -1)
+        nu = nu_many(act, pts).reshape(5, -1)
         d1 = (nu[0] - nu[1]) / (2 * h1)
         d2 = (nu[2] - nu[3]) / (2 * h2)
         # Richardson: the O(h^2) error of the h1 estimate is about (d1 - d2)/3; the
@@ -1627,7 +1606,7 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
         diag = np.abs(d1 + (d1 - d2) / 3)
         err = np.abs(d1 - d2) / 3 + 1e-12 * np.maximum(1.0, np.abs(nu[4])) / h1
         if dact is not None:
-            off = np.array([nu_of(dact, p) for p in q])
+            off = nu_many(dact, q)
         else:
             off = np.full_like(q, math.inf)
         return 2 * sw * diag, 2 * sw * off, 2 * sw * err
@@ -1697,9 +1676,7 @@ class ConditionReport:
 
     def to_dict(self):
         """JSON-able dict (``json.dumps`` accepts it)."""
-        def num(v):
-            return v if math.isfinite(v) else ("inf" if v > 0 else ("-inf" if v < 0 else "nan"))
-        return {
+        return to_jsonable({
             "activation": self.name,
             "expression": sp.sstr(self.expr),
             "sup_abs": self.sup_abs.to_dict(),
@@ -1708,13 +1685,13 @@ class ConditionReport:
             "non_polynomial": self.non_polynomial,
             "conditions": {k: dict(v) for k, v in self.conditions.items()},
             "admissible": self.admissible,
-            "max_sigma_w2": num(self.max_sigma_w2),
+            "max_sigma_w2": self.max_sigma_w2,
             "max_sigma_w2_exact": (None if self.max_sigma_w2_exact is None
                                    else sp.sstr(self.max_sigma_w2_exact)),
             "sigma_w2": self.sigma_w2,
             "contraction": None if self.contraction is None else self.contraction.to_dict(),
             "elapsed_seconds": round(self.elapsed, 3),
-        }
+        })
 
     def __str__(self):
         verdict = {True: "yes", False: "no", None: "undetermined"}
@@ -1755,7 +1732,32 @@ def _max_sigma_w2(b1):
     return math.nan, None
 
 
-def check_conditions(act, sigma_w2=None, *, time_budget=20.0, method="auto"):
+def _bounds_and_c3(act, root, method):
+    """The three suprema and C3 under one work budget (90 % for the suprema)."""
+    bounds_budget = root.fraction(0.9, label="suprema")
+    with bounds_budget:
+        try:
+            with bounds_budget.child(label="kinks") as kinks:
+                pieces = _pieces(act, _Clock(kinks))
+        except (_Fail, _Timeout) as exc:
+            why = ("splitting at the kinks: work budget used up" if isinstance(exc, _Timeout)
+                   else str(exc))
+            pieces = None
+        bounds = []
+        for k in range(3):
+            if pieces is None:
+                bounds.append(Bound(order=k, status="undetermined", value=math.nan,
+                                    tried=(why,), method="none"))
+                continue
+            share = bounds_budget.fraction(1.0 / (3 - k), label=f"sup of {_ORDER_NAME[k]}")
+            bounds.append(_sup_bound(act, pieces, k, share, method))
+    b0, b1, b2 = bounds
+    nonpoly, poly_reason = _non_polynomial(act, b0, b1, _Clock(root))
+    return b0, b1, b2, nonpoly, poly_reason
+
+
+def check_conditions(act, sigma_w2=None, *, time_budget=20.0, method="auto",
+                     wall_clock=None):
     """Check the conditions of MATH §7 on an activation, with proofs or certified bounds.
 
     Parameters
@@ -1766,8 +1768,13 @@ def check_conditions(act, sigma_w2=None, *, time_budget=20.0, method="auto"):
         A weight scale; when given, C4 (kernel-map contraction) is evaluated by
         :func:`contraction`.
     time_budget : float
-        Seconds for the whole check (default 20).  A bound whose analysis does not
-        finish in its share ends ``'undetermined'`` with what was tried.
+        Work budget for the whole check, in nominal seconds (default 20): a count of
+        ``hermite_dual._util.deadline.UNITS_PER_SECOND`` Python calls per nominal second,
+        so the verdict is the same on a quiet and on a loaded machine.  A bound whose
+        analysis does not finish in its share ends ``'undetermined'`` with what was tried.
+    wall_clock : float, optional
+        A wall-clock limit in seconds.  It only stops the call (``TimeoutError``); it never
+        changes the verdict returned.
     method : {'auto', 'exact', 'enclosure'}
         ``'auto'`` tries sympy first, then ball arithmetic; the others force one route.
         ``'enclosure'`` skips the exact route (jumps are still found symbolically), so
@@ -1786,6 +1793,8 @@ def check_conditions(act, sigma_w2=None, *, time_budget=20.0, method="auto"):
         ``time_budget`` or ``method``.
     TypeError
         For an activation spec of the wrong type.
+    TimeoutError
+        When ``wall_clock`` seconds pass before the check ends.
 
     Notes
     -----
@@ -1814,27 +1823,21 @@ def check_conditions(act, sigma_w2=None, *, time_budget=20.0, method="auto"):
     sw = None if sigma_w2 is None else _check_sigma_w2(sigma_w2)
     if (isinstance(time_budget, bool) or not isinstance(time_budget, (int, float))
             or not math.isfinite(time_budget) or time_budget <= 0):
-        raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
+        raise ValueError("time_budget must be a positive number of nominal seconds of work, "
+                         f"got {time_budget!r}")
     if method not in ("auto", "exact", "enclosure"):
         raise ValueError(f"method must be 'auto', 'exact' or 'enclosure', got {method!r}")
     start = time.perf_counter()
-    bounds_end = start + 0.9 * time_budget
+    if wall_clock is not None and (isinstance(wall_clock, bool)
+                                   or not isinstance(wall_clock, (int, float))
+                                   or not math.isfinite(wall_clock) or wall_clock <= 0):
+        raise ValueError(f"wall_clock must be a positive number of seconds, got {wall_clock!r}")
+    root = from_seconds(time_budget, wall_seconds=wall_clock, label="check_conditions")
     try:
-        pieces = _pieces(act, _Clock(bounds_end))
-    except (_Fail, _Timeout) as exc:
-        why = "splitting at the kinks timed out" if isinstance(exc, _Timeout) else str(exc)
-        pieces = None
-    bounds = []
-    for k in range(3):
-        if pieces is None:
-            bounds.append(Bound(order=k, status="undetermined", value=math.nan,
-                                tried=(why,), method="none"))
-            continue
-        now = time.perf_counter()
-        share = now + (bounds_end - now) / (3 - k)
-        bounds.append(_sup_bound(act, pieces, k, share, method))
-    b0, b1, b2 = bounds
-    nonpoly, poly_reason = _non_polynomial(act, b0, b1, _Clock(start + time_budget))
+        with root:
+            b0, b1, b2, nonpoly, poly_reason = _bounds_and_c3(act, root, method)
+    except WallClockExceeded as exc:
+        raise TimeoutError(f"check_conditions({act.name!r}) stopped: {exc}") from None
 
     def cond(b, label):
         holds = b.bounded

@@ -60,10 +60,12 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import sympy as sp
 
 from ._json import to_jsonable
+from ._util import validate
 from ._warnings import HermiteDualWarning
-from .activations import activation
+from .activations import Activation, activation, builtin_names
 
 __all__ = [
     "DEQ",
@@ -181,13 +183,32 @@ def lipschitz_constant(act):
     return _lipschitz_cached(activation(act))
 
 
+def _given_lipschitz(given, act):
+    """(L, source) from what the caller passed to DEQ, or from check_conditions."""
+    from .conditions import ConditionReport
+    if given is None:
+        return lipschitz_constant(act)
+    if isinstance(given, ConditionReport):
+        if given.expr != act.expr:
+            raise ValueError(f"the ConditionReport is for {given.name!r}, not for the "
+                             f"activation {act.name!r}")
+        return _lipschitz_from_bound(act, given.sup_first)
+    if isinstance(given, bool) or not isinstance(given, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(given) or given == math.inf) or given < 0:
+        raise ValueError(f"lipschitz must be a non-negative number or a ConditionReport, "
+                         f"got {given!r}")
+    return float(given), "given by the caller"
+
+
 @functools.lru_cache(maxsize=64)
 def _lipschitz_cached(act):
-    try:
-        from .conditions import check_conditions
-    except ImportError:
-        return _grid_lipschitz(act), "grid estimate (conditions layer unavailable)"
-    bound = check_conditions(act).sup_first
+    # check_conditions' budget counts work, so its verdict (and this cache) is the same
+    # on any machine
+    from .conditions import check_conditions
+    return _lipschitz_from_bound(act, check_conditions(act).sup_first)
+
+
+def _lipschitz_from_bound(act, bound):
     if bound.status == "exact":
         return float(bound.value), "check_conditions: exact"
     if bound.status == "enclosure":
@@ -366,6 +387,11 @@ class DEQ:
         Tolerance of the forward and adjoint fixed points (relative max-norm update).
     max_iter : int, default 1000
         Iteration limit of each fixed point.
+    lipschitz : float or ConditionReport, optional
+        ``L = sup |sigma'|`` when the caller knows it already: a number (taken as given),
+        or the :class:`~hermite_dual.ConditionReport` of ``act`` (its C1 bound is used,
+        the upper end of an enclosure).  By default :func:`lipschitz_constant` runs
+        :func:`~hermite_dual.check_conditions` once per activation.
 
     Attributes
     ----------
@@ -394,14 +420,15 @@ class DEQ:
     ValueError: sigma_w2 = 0.2 is beyond the well-posedness limit 1/(8 L^2) = 0.125 ...
     """
 
-    def __init__(self, d, width, act, sigma_w2=0.08, seed=None, *, tol=1e-10, max_iter=1000):
+    def __init__(self, d, width, act, sigma_w2=0.08, seed=None, *, tol=1e-10, max_iter=1000,
+                 lipschitz=None):
         self.d = _positive_int(d, "d")
         self.width = _positive_int(width, "width")
         self.act = activation(act)
-        self.sigma_w2 = _finite_float(sigma_w2, "sigma_w2", nonnegative=True)
+        self.sigma_w2 = validate.sigma_w2(sigma_w2)
         self.tol = _finite_float(tol, "tol", positive=True)
         self.max_iter = _positive_int(max_iter, "max_iter")
-        self.lipschitz, self.lipschitz_source = lipschitz_constant(self.act)
+        self.lipschitz, self.lipschitz_source = _given_lipschitz(lipschitz, self.act)
         limit = 1.0 / (8.0 * self.lipschitz ** 2) if self.lipschitz > 0 else math.inf
         if not self.sigma_w2 < limit:
             raise ValueError(
@@ -738,6 +765,14 @@ def _spectral_curve(eigvals, coeffs, eta, tau):
         powers = base ** (2 * np.asarray(tau, dtype=np.float64)[:, None])
     return 0.5 * powers @ (np.asarray(coeffs) ** 2)
 
+def _saved_activation(data):
+    """The Activation of a saved run, rebuilt through the safe parser (never eval)."""
+    name = data["activation"]
+    text = data.get("activation_expr")
+    if text is None or (name in builtin_names() and text == sp.sstr(activation(name).expr)):
+        return activation(name)
+    parsed = activation(text)
+    return Activation(name=name, expr=parsed.expr, kinks=parsed.kinks)
 
 @dataclass
 class TrainingRun:
@@ -778,7 +813,7 @@ class TrainingRun:
     population quantities carry the bounds reported by ``population_gram``.
     """
 
-    activation: str
+    activation: Activation
     width: int
     sigma_w2: float
     X: np.ndarray
@@ -803,6 +838,7 @@ class TrainingRun:
     forward_tol: float = 1e-10
     adjoint_tol: float = 1e-8
     population: dict | None = None
+    equilibrium: object = field(default=None, repr=False, compare=False)
 
     # -- basic derived quantities -------------------------------------------
     @property
@@ -839,15 +875,10 @@ class TrainingRun:
     # -- population (infinite-width) predictions ----------------------------
     def _population(self):
         if self.population is None:
+            from .equilibrium import population_gram
             try:
-                from .equilibrium import population_gram
-            except ImportError as exc:
-                raise RuntimeError(
-                    "population predictions need hermite_dual.equilibrium.population_gram, "
-                    f"which is not available ({exc})") from None
-            try:
-                ek = population_gram(self.X, activation(self.activation), self.sigma_w2,
-                                     raise_on_failure=False)
+                ek = self.equilibrium if self.equilibrium is not None else population_gram(
+                    self.X, self.activation, self.sigma_w2, raise_on_failure=False)
             except ValueError as exc:       # e.g. the kernel map is not a contraction
                 raise RuntimeError(f"population predictions unavailable: {exc}") from None
             if not ek.converged:
@@ -934,7 +965,7 @@ class TrainingRun:
             ok = 0 < v < 1 and 0 < obs < 1
             ratios[k] = math.log(obs) / math.log(v) if ok else math.nan
         out = {
-            "activation": self.activation,
+            "activation": self.activation.name,
             "width": self.width,
             "n": int(self.X.shape[0]),
             "d": int(self.X.shape[1]),
@@ -966,6 +997,14 @@ class TrainingRun:
             out["population_note"] = str(exc)
         return out
 
+    @property
+    def failed(self):
+        """True when the run ended in a failure (diverged, contraction lost, a solver failed).
+
+        An interrupted run is not a failure: its history up to the stop is sound.
+        """
+        return self.status not in ("completed", "interrupted")
+
     def __str__(self):
         s = self.summary()
         lines = [f"DEQ {s['activation']} m={s['width']} n={s['n']} d={s['d']} "
@@ -974,9 +1013,13 @@ class TrainingRun:
                  f"  loss {s['loss_initial']:.4g} -> {s['loss_final']:.4g}",
                  f"  observed per-step factor {s['observed_rate']:.6g} "
                  f"+- {s['observed_rate_stderr']:.2g}"]
-        for k, v in s["predicted_rate"].items():
-            lines.append(f"  {k:>22}: {v:.6g}  (exponent ratio observed/predicted "
-                         f"{s['ratios'][k]:.3g})")
+        if self.failed:
+            # predictions beside a failed run would read as results: none are printed
+            lines.append("  no predictions: the run did not complete")
+        else:
+            for k, v in s["predicted_rate"].items():
+                lines.append(f"  {k:>22}: {v:.6g}  (exponent ratio observed/predicted "
+                             f"{s['ratios'][k]:.3g})")
         if s["message"]:
             lines.append(f"  {s['message']}")
         return "\n".join(lines)
@@ -989,10 +1032,12 @@ class TrainingRun:
                 "adjoint_tol")
 
     def to_dict(self):
-        """Everything needed to rebuild the run, JSON-able (arrays as lists)."""
+        """Everything needed to rebuild the run (the activation by name and expression), JSON-able (arrays as lists)."""
         out = {"format": "hermite_dual.TrainingRun", "version": _FORMAT_VERSION}
         for k in self._SCALARS:
             out[k] = getattr(self, k)
+        out["activation"] = self.activation.name
+        out["activation_expr"] = sp.sstr(self.activation.expr)
         for k in self._ARRAYS:
             out[k] = np.asarray(getattr(self, k)).tolist()
         if self.population is not None:
@@ -1006,6 +1051,7 @@ class TrainingRun:
         if data.get("format") != "hermite_dual.TrainingRun":
             raise ValueError(f"not a saved TrainingRun (format {data.get('format')!r})")
         kw = {k: data[k] for k in cls._SCALARS}
+        kw["activation"] = _saved_activation(data)
         for k in cls._ARRAYS:
             kw[k] = np.asarray(data[k], dtype=int if k.endswith("iterations")
                                or k == "record_steps" else np.float64)
@@ -1086,7 +1132,7 @@ class TrainingRun:
             pass
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
-        ax.set_title(f"{self.activation}, m = {self.width}")
+        ax.set_title(f"{self.activation.name}, m = {self.width}")
         ax.legend(fontsize=8)
         ax2.plot(self.record_steps, self.W_norm, "k.-")
         ax2.axhline(1.0 / self.lipschitz if self.lipschitz > 0 else np.nan, color="r",
@@ -1152,8 +1198,28 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _check_equilibrium(ek, model, X):
+    if ek is None:
+        return
+    from .equilibrium import EquilibriumKernel
+    if not isinstance(ek, EquilibriumKernel):
+        raise TypeError(f"equilibrium must be an EquilibriumKernel, got {type(ek).__name__}")
+    n = X.shape[0]
+    if ek.K.shape != (n, n) or ek.activation.expr != model.act.expr \
+            or ek.sigma_w2 != model.sigma_w2:
+        raise ValueError(
+            f"equilibrium is for {ek.activation.name!r}, sigma_w2 = {ek.sigma_w2!r}, "
+            f"K of shape {ek.K.shape}; the run has {model.act.name!r}, sigma_w2 = "
+            f"{model.sigma_w2!r} and n = {n} points")
+    # Sigma = 2 sigma_w^2 K + (2/d) X X^T (MATH §5) ties the kernel to its data
+    inputs = ek.Sigma - 2.0 * ek.sigma_w2 * ek.K
+    if not np.allclose(inputs, (2.0 / X.shape[1]) * (X @ X.T), rtol=1e-9, atol=1e-9):
+        raise ValueError("equilibrium was computed for other data than X")
+
+
 def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, tol=None,
-          adjoint_tol=1e-8, max_iter=None, divergence_factor=1e3, callback=None, out=None):
+          adjoint_tol=1e-8, max_iter=None, divergence_factor=1e3, callback=None, out=None,
+          equilibrium=None):
     """Gradient descent on (W, U, a) of a :class:`DEQ`; observed loss beside the predictions.
 
     Each step solves the forward equilibrium and the adjoint fixed point, warm-started by
@@ -1192,6 +1258,10 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
         from it ends the run like Ctrl-C.
     out : path, optional
         Save the run there (atomically) when training ends, however it ends.
+    equilibrium : EquilibriumKernel, optional
+        The :func:`~hermite_dual.population_gram` of ``X`` for this activation and
+        ``sigma_w2``, when the caller has it already: the run's population predictions
+        then use it instead of computing it again.
 
     Returns
     -------
@@ -1235,6 +1305,7 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
     if divergence_factor <= 1:
         raise ValueError(f"divergence_factor must exceed 1, got {divergence_factor!r}")
 
+    _check_equilibrium(equilibrium, model, Xr)
     m, L = model.width, model.lipschitz
     XT = np.ascontiguousarray(Xr.T)
     XXt = Xr @ Xr.T
@@ -1355,7 +1426,7 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
         lambda_0 = math.nan
         lr = math.nan if lr is None else lr
     run = TrainingRun(
-        activation=model.act.name, width=m, sigma_w2=model.sigma_w2, X=Xr, y=yv, lr=float(lr),
+        equilibrium=equilibrium, activation=model.act, width=m, sigma_w2=model.sigma_w2, X=Xr, y=yv, lr=float(lr),
         lr_source=lr_source, lipschitz=float(L), loss=np.asarray(losses, dtype=np.float64),
         record_steps=np.asarray(rec_steps, dtype=int),
         lambda_min=np.asarray(rec_lmin, dtype=np.float64),

@@ -43,6 +43,7 @@ import numba
 import numpy as np
 import sympy as sp
 
+from ._util.deadline import WorkBudgetExceeded, from_seconds
 from .activations import Activation, activation, x as _x
 
 __all__ = [
@@ -800,36 +801,6 @@ class _NoClosedForm(Exception):
     """Raised inside the exact engine when a term has no rule."""
 
 
-class _Budget(Exception):
-    """Raised by the alarm when the exact engine exceeds its time budget."""
-
-
-class _time_budget:
-    """SIGALRM-based wall-clock budget (main thread only; elsewhere a no-op)."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.active = False
-
-    def __enter__(self):
-        import signal
-        import threading
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            def _handler(signum, frame):
-                raise _Budget()
-            self.old = signal.signal(signal.SIGALRM, _handler)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-            self.active = True
-        return self
-
-    def __exit__(self, *exc):
-        if self.active:
-            import signal
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.old)
-        return False
-
-
 def _poly_add(p, r, c=1):
     out = dict(p)
     for n, v in r.items():
@@ -1129,7 +1100,7 @@ def _exact_expansion(act, degree, q, budget=None):
         _check_limit(act, float(qq))
     budget = _EXACT_BUDGET + 0.5 * degree if budget is None else float(budget)
     try:
-        with _time_budget(budget):
+        with from_seconds(budget, label="exact Hermite coefficients"):
             coeffs = _exact_coefficients(act, degree, qq)
             try:
                 nu = _exact_norm2(act, qq)
@@ -1139,10 +1110,10 @@ def _exact_expansion(act, degree, q, budget=None):
     except _NoClosedForm as exc:
         raise ValueError(f"no closed form found for the Hermite coefficients of activation "
                          f"{act.name!r} ({exc}); use method='precise' or 'fast'") from None
-    except _Budget:
+    except WorkBudgetExceeded:
         raise ValueError(f"no closed form found for the Hermite coefficients of activation "
-                         f"{act.name!r} within the time budget of {budget} s; use "
-                         "method='precise' or 'fast'") from None
+                         f"{act.name!r} within the work budget of {budget} nominal s; use "
+                         "method='precise' or 'fast', or a larger timeout") from None
     if nu is None and sym is None:
         import mpmath
         pe = _precise_expansion(act, degree, qq, 30)
@@ -1248,8 +1219,9 @@ def hermite_coefficients(act, degree, q=1.0, *, method="fast", dps=30, timeout=N
     dps : int
         Decimal digits for ``"precise"`` (``15 <= dps <= 1000``).
     timeout : float, optional
-        Wall-clock budget in seconds of the symbolic search for ``"exact"`` (default
-        ``5 + 0.5 * degree``); enforced with ``SIGALRM`` in the main thread.  Each
+        Work budget of the symbolic search for ``"exact"``, in nominal seconds (default
+        ``5 + 0.5 * degree``): counted work, not seconds, so the answer does not depend
+        on machine load, and it holds in any thread.  Each
         closed form is then checked numerically against the fast path before it is
         returned.
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -69,18 +71,20 @@ def plot_coefficient_decay(act, path, *, degree=40, qs=(0.5, 1.0, 2.0)):
         ``path``.
     """
     from .activations import activation
-    from .hermite import hermite_coefficients
+    from .hermite import hermite_table
 
     act = activation(act)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ks = np.arange(degree + 1)
-    floor = 1e-17
-    for q in qs:
-        exp = hermite_coefficients(act, degree, q, method="fast")
-        coeffs = np.abs(np.asarray(exp.coefficients, dtype=float))
-        mask = coeffs > floor
-        ax.semilogy(ks[mask], coeffs[mask], "o-", ms=3, label=f"q = {q:g}")
+    A, nu, err = hermite_table(act, degree, np.asarray(qs, dtype=np.float64))  # one call
+    for q, row, nu_q, err_q in zip(qs, np.abs(A), nu, err):
+        # relative cut-off: a coefficient is drawn only where it stands clear of its own
+        # error estimate and of rounding relative to sqrt(nu(q)); zeros by symmetry
+        # (rounding noise of ~1e-16) would otherwise draw a sawtooth over the real decay
+        floor = np.maximum(10.0 * err_q, 64 * np.finfo(float).eps * math.sqrt(max(nu_q, 0.0)))
+        mask = row > floor
+        ax.semilogy(ks[mask], row[mask], "o-", ms=3, label=f"q = {q:g}")
     ax.set_xlabel("k")
     ax.set_ylabel("|a_k(q)|")
     ax.set_title(f"Hermite coefficients of {act.name}")
@@ -107,7 +111,7 @@ def plot_dual_curves(act, path, *, qs=(0.5, 1.0, 2.0, 4.0), points=201):
         ``path``.
     """
     from .activations import activation
-    from .dual import dual
+    from .duals import dual
 
     act = activation(act)
     kernel = dual(act)

@@ -123,7 +123,7 @@ def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, qui
     """
     from . import activation, check_conditions, population_gram, train
     from .deq import DEQ, describe_run, sphere_data
-    from .dual import describe_dual
+    from .duals import describe_dual
     from .hermite import describe_expansion, hermite_coefficients
     from . import plotting
 
@@ -141,8 +141,11 @@ def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, qui
     conditions = stage("conditions", check_conditions, sigma, cfg["sigma_w2"])
     X, y = sphere_data(cfg["n"], cfg["d"], seed=cfg["seed"])
     gram = stage("population Gram matrix", population_gram, X, sigma, cfg["sigma_w2"])
-    model = DEQ(cfg["d"], cfg["width"], sigma, sigma_w2=cfg["sigma_w2"], seed=cfg["seed"])
-    run = stage("training", train, model, X, y, steps=cfg["steps"], progress=progress)
+    # hand on what was computed, so each stage runs once
+    model = DEQ(cfg["d"], cfg["width"], sigma, sigma_w2=cfg["sigma_w2"], seed=cfg["seed"],
+                lipschitz=conditions)
+    run = stage("training", train, model, X, y, steps=cfg["steps"], progress=progress,
+                equilibrium=gram)
 
     def figures():
         paths = {}

@@ -17,9 +17,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import hermite_dual as hd
-from hermite_dual.dual import c, describe_dual, q1, q2
+from hermite_dual.duals import c, describe_dual, q1, q2
 
-dual_mod = __import__("hermite_dual.dual", fromlist=["dual"])
+dual_mod = __import__("hermite_dual.duals", fromlist=["dual"])
 
 BUILTINS = hd.builtin_names()
 

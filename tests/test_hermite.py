@@ -223,7 +223,7 @@ def test_exact_raises_without_closed_form_quickly():
 
 
 def test_exact_budget_is_enforced():
-    with pytest.raises(ValueError, match="time budget"):
+    with pytest.raises(ValueError, match="work budget"):
         hd.hermite_coefficients("elu", 60, sp.Symbol("q", positive=True), method="exact",
                                 timeout=0.5)
 

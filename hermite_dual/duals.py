@@ -76,12 +76,14 @@ from __future__ import annotations
 
 import functools
 import math
+import collections
 import threading
 
 import numba
 import numpy as np
 import sympy as sp
 
+from ._util.deadline import WorkBudgetExceeded, from_seconds
 from .activations import Activation, activation
 from .activations import x as _x
 
@@ -1419,23 +1421,17 @@ def _verify_closed(expr, act):
     return True
 
 
-def _with_time_limit(seconds, fn, *args):
-    """Run fn(*args); give up (None) after ``seconds`` when on the main thread."""
-    import signal
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
-        return fn(*args)
+def _with_work_budget(seconds, fn, *args):
+    """fn(*args) under a work budget of ``seconds`` nominal seconds; None when spent.
 
-    def handler(signum, frame):
-        raise _Fail("time limit")
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    The budget counts work (:mod:`hermite_dual._util.deadline`), so whether a closed form
+    is found does not depend on machine load, and the answer may be cached.
+    """
     try:
-        return fn(*args)
-    except _Fail:
+        with from_seconds(seconds, label="closed-form search"):
+            return fn(*args)
+    except WorkBudgetExceeded:
         return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # ---------------------------------------------------------------------------
@@ -1476,6 +1472,11 @@ class DualKernel:
         self._sq_limit = None
         self._mehler_table = None
         self._nb_quad = _UNSET
+
+    def __reduce__(self):
+        # one kernel per expression: unpickling returns the cached kernel (tables and the
+        # lock are rebuilt, not pickled)
+        return (dual, (self.activation,))
 
     def __repr__(self):
         return f"DualKernel({self.activation.name!r})"
@@ -1758,7 +1759,7 @@ class DualKernel:
         """
         with self._lock:
             if self._closed is _UNSET:
-                expr = _with_time_limit(_DERIVE_SECONDS, _derive_closed_form,
+                expr = _with_work_budget(_DERIVE_SECONDS, _derive_closed_form,
                                         self.activation.expr)
                 if expr is not None and not _verify_closed(expr, self.activation):
                     expr = None
@@ -1815,7 +1816,8 @@ class DualKernel:
 
 
 _UNSET = object()
-_CACHE = {}
+_CACHE = collections.OrderedDict()   # sympy expression -> DualKernel, least recent first
+_CACHE_SIZE = 32                     # a Mehler table is about 6 MB
 _CACHE_LOCK = threading.Lock()
 
 
@@ -1841,13 +1843,24 @@ def dual(act):
     >>> import hermite_dual as hd
     >>> hd.dual("tanh") is hd.dual("tanh")
     True
+    >>> hd.dual("relu") is hd.dual("Max(0, x)")     # keyed by the expression, not the name
+    True
+
+    Notes
+    -----
+    Kernels are cached by their sympy expression, least recently used first out, at most
+    32 of them (a Mehler table holds about 6 MB).
     """
     a = activation(act)
     with _CACHE_LOCK:
-        k = _CACHE.get(a)
+        k = _CACHE.get(a.expr)
         if k is None:
             k = DualKernel(a)
-            _CACHE[a] = k
+            _CACHE[a.expr] = k
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        else:
+            _CACHE.move_to_end(a.expr)
     return k
 
 
@@ -1872,7 +1885,7 @@ def describe_dual(act):
 
     Examples
     --------
-    >>> from hermite_dual.dual import describe_dual
+    >>> from hermite_dual.duals import describe_dual
     >>> d = describe_dual("relu")
     >>> d["method"], d["closed_form"]
     ('closed form', '(2*c*asin(c/(sqrt(q1)*sqrt(q2))) + pi*c + 2*sqrt(-c**2 + q1*q2))/(4*pi)')
@@ -1902,20 +1915,3 @@ def describe_dual(act):
         degrees[str(rho)] = int(good[0]) if good.size else None
     out.update(nu_q1=float(nu[0]), tail_q1=float(T[-1]), degree_at_q1=degrees)
     return out
-
-
-class _CallableModule(type(math)):
-    """``hermite_dual.dual`` is both this module and the function :func:`dual`.
-
-    Importing the submodule binds the package attribute ``hermite_dual.dual`` to the
-    module, shadowing the re-exported function; making the module callable keeps
-    ``hd.dual("tanh")`` working whichever of the two the attribute holds.
-    """
-
-    def __call__(self, act):
-        return dual(act)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule
