@@ -51,6 +51,9 @@ _MAX_EXPR_CHARS = 2000
 _MAX_AST_NODES = 400
 _MAX_POW_EXPONENT = 100
 _MAX_INT_DIGITS = 60
+_MAX_NUMBER_DIGITS = 300   # digits of any intermediate integer or rational numerator/denominator
+_MAX_GROWTH_DEPTH = 3      # nested exp/sinh/cosh: exp(exp(exp(exp(x)))) overflows every test
+_PARSE_BUDGET = 3.0        # nominal seconds of work for parse + kinks + realness checks
 
 
 # ---------------------------------------------------------------------------
@@ -211,6 +214,12 @@ _COMPARES = {
 }
 
 
+def _digits(n):
+    """Decimal digits of an integer, without converting it to a string."""
+    n = abs(int(n))
+    return 1 if n == 0 else int(n.bit_length() * 0.30103) + 1
+
+
 def _suggest(name):
     """``"; did you mean 'tanh'?"`` for a near miss of a known name, else ``""``."""
     import difflib
@@ -237,6 +246,14 @@ class _Builder:
 
     def fail(self, what):
         raise ValueError(f"{what} in activation expression {self.text!r}")
+
+    def sized(self, value, node):
+        """Refuse an intermediate rational whose numerator or denominator is too long."""
+        if isinstance(value, sp.Rational) and max(_digits(value.p), _digits(value.q)) \
+                > _MAX_NUMBER_DIGITS:
+            self.fail(f"the number {_describe(node)[:40]!r} has more than "
+                      f"{_MAX_NUMBER_DIGITS} digits")
+        return value
 
     def build(self, node, *, in_piecewise=False):
         if isinstance(node, ast.Expression):
@@ -290,11 +307,17 @@ class _Builder:
                     if not right.is_real or abs(float(right)) > _MAX_POW_EXPONENT:
                         self.fail(f"exponent {_describe(node.right)!r} is outside "
                                   f"[-{_MAX_POW_EXPONENT}, {_MAX_POW_EXPONENT}]")
+                    if isinstance(left, sp.Rational) and left != 0:
+                        # size of the exact result, before sympy computes it
+                        size = abs(float(right)) * max(_digits(left.p), _digits(left.q))
+                        if size > _MAX_NUMBER_DIGITS:
+                            self.fail(f"the power {_describe(node)[:40]!r} would have about "
+                                      f"{size:.0f} digits (at most {_MAX_NUMBER_DIGITS})")
                 elif left.is_number and left.is_real and abs(float(left)) > 1e6:
                     self.fail(f"base {_describe(node.left)!r} is too large for a "
                               "variable exponent")
-                return left ** right
-            return _BINOPS[op](left, right)
+                return self.sized(left ** right, node)
+            return self.sized(_BINOPS[op](left, right), node)
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name):
                 self.fail(f"call of {_describe(node.func)!r} is not allowed (only "
@@ -344,12 +367,41 @@ class _Builder:
         self.fail(f"syntax {type(node).__name__!r} ({_describe(node)!r}) is not allowed")
 
 
+def _check_ascii(text):
+    """Expressions are ASCII.  Look-alikes (fullwidth letters, the long s) are refused,
+    with their NFKC normal form named, so what is parsed is what the user sees."""
+    import unicodedata
+    for i, ch in enumerate(text):
+        if ord(ch) < 128:
+            continue
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"activation expression contains a lone surrogate "
+                             f"(U+{ord(ch):04X}) at position {i}: not valid text")
+        normal = unicodedata.normalize("NFKC", text)
+        hint = (f"; its NFKC normal form is {normal!r}, type that instead"
+                if normal.isascii() else "")
+        name = unicodedata.name(ch, "unnamed character")
+        raise ValueError(f"non-ASCII character {ch!r} (U+{ord(ch):04X} {name}) at position "
+                         f"{i} in activation expression{hint}")
+
+
+def _growth_depth(expr):
+    """Nesting depth of exponential growth (exp, sinh, cosh, a power with x in the exponent)."""
+    if not isinstance(expr, sp.Basic) or expr.is_Atom:
+        return 0
+    grows = isinstance(expr, (sp.exp, sp.sinh, sp.cosh)) or (
+        isinstance(expr, sp.Pow) and expr.exp.has(x))
+    inner = max((_growth_depth(a) for a in expr.args), default=0)
+    return inner + 1 if grows else inner
+
+
 def _parse_expression(text):
     if len(text) > _MAX_EXPR_CHARS:
         raise ValueError(f"activation expression is too long ({len(text)} characters, "
                          f"at most {_MAX_EXPR_CHARS})")
     if "\x00" in text:
         raise ValueError("activation expression contains a NUL character")
+    _check_ascii(text)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
@@ -368,7 +420,13 @@ def _parse_expression(text):
     if n_nodes > _MAX_AST_NODES:
         raise ValueError(f"activation expression {text[:40]!r}... is too large "
                          f"({n_nodes} syntax nodes, at most {_MAX_AST_NODES})")
-    return _Builder(text).build(tree)
+    expr = _Builder(text).build(tree)
+    depth = _growth_depth(expr)
+    if depth > _MAX_GROWTH_DEPTH:
+        raise ValueError(f"activation expression {text[:60]!r} nests exponential growth "
+                         f"{depth} deep (exp, sinh, cosh; at most {_MAX_GROWTH_DEPTH}): its "
+                         "values overflow every Gaussian integral")
+    return expr
 
 
 # ---------------------------------------------------------------------------
@@ -401,6 +459,14 @@ def _find_kinks(expr):
     for g in _kink_arguments(expr):
         if not g.has(x):
             continue
+        trig = [f for f in g.atoms(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc) if f.has(x)]
+        if trig:
+            # a sign change of a periodic function repeats forever: listing the kinks one
+            # by one (637 of them for Abs(sin(x)) in the window) is refused up front
+            raise ValueError(
+                f"the kinks of activation {sp.sstr(expr)!r} (where {sp.sstr(g)} changes "
+                f"sign, through {sp.sstr(trig[0])}) are periodic, infinitely many on the "
+                "real line; such activations are not supported")
         try:
             sols = sp.solveset(sp.Eq(g, 0), x, domain=sp.Interval(-_KINK_WINDOW, _KINK_WINDOW))
         except Exception:  # noqa: BLE001 - sympy raises many types; we report below
@@ -603,11 +669,15 @@ def _check_real(act):
         if im_part != 0 and abs(float(im_part)) > 1e-12 * max(1.0, abs(float(re_part))):
             raise ValueError(f"activation {act.name!r} is not real-valued: "
                              f"sigma({p}) = {complex(value)}")
+    probe = np.array([-3.7, -1.3, -0.4, 0.0, 0.45, 1.2, 2.9])
     with np.errstate(all="ignore"):
-        vals = act(np.array([-3.7, -1.3, -0.4, 0.0, 0.45, 1.2, 2.9]))
-    if np.all(np.isnan(vals)):
-        raise ValueError(f"activation {act.name!r} evaluates to NaN everywhere "
-                         "(is it real-valued?)")
+        vals = np.asarray(act(probe), dtype=np.float64) * np.ones_like(probe)
+    if np.any(np.isnan(vals)):
+        where = probe[np.isnan(vals)]
+        raise ValueError(f"activation {act.name!r} is not defined in float64 at x = "
+                         f"{', '.join(f'{v:g}' for v in where)} (NaN: a square root or "
+                         "logarithm of a negative number, or a Piecewise with no branch "
+                         "there?)")
 
 
 @functools.lru_cache(maxsize=256)
@@ -623,7 +693,32 @@ def _from_string(key):
         expr = _BUILTINS[key]
         return Activation(name=key, expr=expr, kinks=_find_kinks(expr),
                           _numeric=_STABLE_CALLABLES.get(key))
-    return _validated(key, _parse_expression(key))
+    return _bounded(key, lambda: _validated(key, _parse_expression(key)))
+
+
+def _bounded(text, build):
+    """Run a parse or validation under the one work budget; every failure a ValueError.
+
+    sympy can fail in many ways on a hostile expression (TypeError from a comparison,
+    OverflowError, RecursionError, MemoryError from an expansion, ZeroDivisionError);
+    none of them may escape as anything but a ValueError that names the input.
+    """
+    from ._util.deadline import WorkBudgetExceeded, from_seconds
+    try:
+        with from_seconds(_PARSE_BUDGET, label="parsing the activation"):
+            return build()
+    except ValueError:
+        raise
+    except WorkBudgetExceeded:
+        raise ValueError(f"activation expression {text[:80]!r} is too hard to analyse "
+                         f"(parsing, kinks and realness checks exceeded their work budget "
+                         f"of {_PARSE_BUDGET:g} nominal s; periodic kinks such as "
+                         "Abs(sin(k x)) are not supported)") from None
+    except (ArithmeticError, TypeError, RecursionError, MemoryError, AttributeError,
+            IndexError, KeyError, NotImplementedError) as exc:
+        detail = " ".join(str(exc).split())[:120]
+        raise ValueError(f"activation expression {text[:80]!r} cannot be built: "
+                         f"{type(exc).__name__}{': ' + detail if detail else ''}") from None
 
 
 def _validated(name, expr):
@@ -645,7 +740,9 @@ def activation(spec):
     spec : str or sympy.Expr or Activation
         A built-in name (see :func:`builtin_names`), an expression string in ``x``
         such as ``"x*tanh(x)"`` or ``"Piecewise((x, x > 0), (0.1*x, True))"``, a sympy
-        expression with at most one free symbol, or an existing ``Activation``.
+        expression with at most one free symbol, an existing ``Activation``, or an object
+        with a ``__hermite_activation__()`` method (such as the draws of
+        :func:`hermite_dual.testing.activations`).
 
     Returns
     -------
@@ -681,6 +778,13 @@ def activation(spec):
         return spec
     if isinstance(spec, str):
         return _from_string(spec.strip())
+    hook = getattr(type(spec), "__hermite_activation__", None)
+    if hook is not None:        # objects that carry an activation (hermite_dual.testing draws)
+        act = hook(spec)
+        if not isinstance(act, Activation):
+            raise TypeError(f"{type(spec).__name__}.__hermite_activation__ returned "
+                            f"{type(act).__name__}, not an Activation")
+        return act
     if isinstance(spec, sp.Basic):
         if not isinstance(spec, sp.Expr):
             raise TypeError(f"a sympy activation must be an expression, got {type(spec).__name__}")
@@ -688,7 +792,16 @@ def activation(spec):
         if len(free) > 1:
             raise ValueError(f"a sympy activation must have one free symbol, "
                              f"{sp.sstr(spec)!r} has {len(free)}: {[str(s) for s in free]}")
+        from sympy.core.function import AppliedUndef
+        unevaluated = (AppliedUndef, sp.Derivative, sp.Integral, sp.Subs, sp.Sum,
+                       sp.Product, sp.Limit)
+        for kind in unevaluated:
+            if spec.atoms(kind) if kind is AppliedUndef else spec.has(kind):
+                found = next(iter(spec.atoms(kind))) if spec.atoms(kind) else kind.__name__
+                raise ValueError(f"a sympy activation must be an explicit function of x: "
+                                 f"{sp.sstr(found)!r} is {'an undefined function' if kind is AppliedUndef else 'unevaluated (' + kind.__name__ + ')'}")
         expr = spec.subs(free[0], x) if free else spec
-        return _validated(sp.sstr(expr), expr)
+        name = sp.sstr(expr)
+        return _bounded(name, lambda: _validated(name, expr))
     raise TypeError(f"activation spec must be a name, an expression string, a sympy "
                     f"expression or an Activation, got {type(spec).__name__}")

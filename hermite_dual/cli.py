@@ -158,6 +158,15 @@ def _shape_pair(text):
     return n, d
 
 
+def _check_outputs(*paths):
+    """Output folders must exist: nothing is created behind the user's back (and a typo
+    in a folder name fails before the work, not after)."""
+    from ._util.io import check_output_path
+    for path in paths:
+        if path:
+            check_output_path(path)
+
+
 def _load_data(path):
     if not os.path.exists(path):
         raise CLIError(f"data file {path!r} does not exist")
@@ -167,7 +176,12 @@ def _load_data(path):
         X = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=2)
     else:
         raise CLIError(f"data file {path!r} must end in .npy or .csv")
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
+    if np.iscomplexobj(X):
+        raise CLIError(f"data in {path!r} is complex ({X.dtype}); the inputs must be real")
+    if X.dtype.kind not in "biuf":
+        raise CLIError(f"data in {path!r} is not numeric (dtype {X.dtype})")
+    X = X.astype(np.float64)
     if X.ndim != 2:
         raise CLIError(f"data in {path!r} must be a 2-D array (n, d), got shape {X.shape}")
     return X
@@ -233,6 +247,7 @@ def _cmd_gram(args):
         X = _load_data(args.data)
     else:
         X = _synthetic_data(*args.synthetic, seed=args.seed)
+    _check_outputs(args.out)
     act = activation(args.activation)
     say = _stage_printer(args)
     say(f"population Gram matrix of {X.shape[0]} points ({act.name})")
@@ -255,6 +270,7 @@ def _cmd_train(args):
     from .deq import describe_run, digits_data, sphere_data, width_sweep
 
     act = activation(args.activation)
+    _check_outputs(args.plot, args.out)
     if args.data == "digits":
         X, y = digits_data()
     else:
@@ -290,10 +306,8 @@ def _cmd_train(args):
 
 
 def _save_json_atomic(path, payload):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(to_jsonable(payload), fh, indent=2)
-    os.replace(tmp, path)
+    from ._util.io import atomic_write
+    atomic_write(path, json.dumps(to_jsonable(payload), indent=2, allow_nan=False).encode())
 
 
 def _cmd_report(args):

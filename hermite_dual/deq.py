@@ -54,7 +54,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -64,6 +63,7 @@ import sympy as sp
 
 from ._json import to_jsonable
 from ._util import validate
+from ._util.io import atomic_write, check_output_path
 from ._warnings import HermiteDualWarning
 from .activations import Activation, activation, builtin_names
 
@@ -765,6 +765,11 @@ def _spectral_curve(eigvals, coeffs, eta, tau):
         powers = base ** (2 * np.asarray(tau, dtype=np.float64)[:, None])
     return 0.5 * powers @ (np.asarray(coeffs) ** 2)
 
+def _nonfinite_back(data, key):
+    flag = data.get(f"{key}_nonfinite")
+    return {"inf": math.inf, "-inf": -math.inf}.get(flag, math.nan)
+
+
 def _saved_activation(data):
     """The Activation of a saved run, rebuilt through the safe parser (never eval)."""
     name = data["activation"]
@@ -793,7 +798,8 @@ class TrainingRun:
         Eigenvalues of H(0) and the coordinates of r(0) in its eigenbasis.
     status, message : str
         ``"completed"``, ``"diverged"``, ``"contraction_lost"``, ``"forward_failed"``,
-        ``"adjoint_failed"`` or ``"interrupted"``, and a sentence saying what happened.
+        ``"adjoint_failed"``, ``"callback_failed"`` or ``"interrupted"``, and a sentence
+        saying what happened.
     forward_iterations, adjoint_iterations, step_seconds : ndarray
         Per gradient step: solver iterations and wall time.
     population : dict or None
@@ -1051,40 +1057,37 @@ class TrainingRun:
         if data.get("format") != "hermite_dual.TrainingRun":
             raise ValueError(f"not a saved TrainingRun (format {data.get('format')!r})")
         kw = {k: data[k] for k in cls._SCALARS}
+        for k in ("sigma_w2", "lr", "lipschitz", "lambda_0", "forward_tol", "adjoint_tol"):
+            if kw[k] is None:                  # strict JSON stores NaN and inf as null
+                kw[k] = _nonfinite_back(data, k)
         kw["activation"] = _saved_activation(data)
         for k in cls._ARRAYS:
             kw[k] = np.asarray(data[k], dtype=int if k.endswith("iterations")
                                or k == "record_steps" else np.float64)
         pop = data.get("population")
         if pop is not None:
-            pop = {k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else v)
-                   for k, v in pop.items()}
+            pop = {k: (np.asarray(v, dtype=np.float64) if isinstance(v, list)
+                       else (_nonfinite_back(pop, k) if v is None else v))
+                   for k, v in pop.items() if not k.endswith("_nonfinite")}
         kw["population"] = pop
         if kw["X"].ndim != 2:
             kw["X"] = kw["X"].reshape(0, 0)
         return cls(**kw)
 
     def save(self, path):
-        """Write the run atomically (temporary file, then ``os.replace``).
+        """Write the run atomically and durably (``hermite_dual._util.io.atomic_write``).
 
-        ``.npz`` paths get a compressed numpy archive; anything else gets JSON.
-        Returns the path.
+        ``.npz`` paths get a compressed numpy archive; anything else gets strict JSON
+        (non-finite numbers as ``null`` plus a ``<key>_nonfinite`` flag).  Returns the path.
         """
         path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-run-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                if path.endswith(".npz"):
-                    np.savez_compressed(fh, payload=np.frombuffer(
-                        json.dumps(self.to_dict()).encode(), dtype=np.uint8))
-                else:
-                    fh.write(json.dumps(self.to_dict()).encode())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        text = json.dumps(to_jsonable(self.to_dict()), allow_nan=False).encode()
+        if path.endswith(".npz"):
+            import io
+            buf = io.BytesIO()
+            np.savez_compressed(buf, payload=np.frombuffer(text, dtype=np.uint8))
+            text = buf.getvalue()
+        atomic_write(path, text)
         return path
 
     @classmethod
@@ -1255,7 +1258,8 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
         Stop as diverged when the loss exceeds this multiple of Phi(0) or is not finite.
     callback : callable, optional
         ``callback(step, loss)`` after each recorded loss; raising ``KeyboardInterrupt``
-        from it ends the run like Ctrl-C.
+        from it ends the run like Ctrl-C; any other exception ends it with status
+        ``"callback_failed"`` (the message names the exception), the history kept.
     out : path, optional
         Save the run there (atomically) when training ends, however it ends.
     equilibrium : EquilibriumKernel, optional
@@ -1306,6 +1310,8 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
         raise ValueError(f"divergence_factor must exceed 1, got {divergence_factor!r}")
 
     _check_equilibrium(equilibrium, model, Xr)
+    if out is not None:
+        out = check_output_path(out)        # a bad path fails before any work
     m, L = model.width, model.lipschitz
     XT = np.ascontiguousarray(Xr.T)
     XXt = Xr @ Xr.T
@@ -1394,7 +1400,15 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
                 record(t, Z)
             if callback is not None:
                 c0 = time.perf_counter()
-                callback(t, loss)
+                try:
+                    callback(t, loss)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the user's code: keep the history
+                    status = "callback_failed"
+                    message = (f"the callback raised {type(exc).__name__}: {exc} at step {t}; "
+                               "the history so far is kept")
+                    break
                 t_start += time.perf_counter() - c0      # step times exclude the callback
             bar.update(t, loss)
             if t == steps:
@@ -1414,7 +1428,8 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
             t += 1
     except KeyboardInterrupt:
         status = "interrupted"
-        message = f"interrupted after {len(losses) - 1} steps; the history so far is kept"
+        message = (f"interrupted after {max(len(losses) - 1, 0)} steps; the history so far "
+                   "is kept")
     finally:
         errstate.__exit__(None, None, None)
         bar.close()

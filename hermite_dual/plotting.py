@@ -18,7 +18,6 @@ True
 
 from __future__ import annotations
 
-import os
 
 import math
 
@@ -43,8 +42,12 @@ def _pyplot():
 
 
 def _save(fig, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    from ._util.io import check_output_path
+    try:
+        check_output_path(path)             # folders are never created behind the user
+    except ValueError:
+        _pyplot().close(fig)
+        raise
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     _pyplot().close(fig)

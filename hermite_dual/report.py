@@ -29,6 +29,7 @@ import sys
 import time
 
 from ._json import to_jsonable
+from ._util.io import atomic_write
 
 __all__ = ["run_report", "DEFAULT_SETTINGS", "QUICK_SETTINGS"]
 
@@ -182,9 +183,8 @@ def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, qui
         "figures": paths,
         "seconds": {**stage.times, "total": time.perf_counter() - t_start},
     }
-    with open(os.path.join(out_dir, "report.json.tmp"), "w", encoding="utf-8") as fh:
-        json.dump(to_jsonable(payload), fh, indent=2)
-    os.replace(os.path.join(out_dir, "report.json.tmp"), os.path.join(out_dir, "report.json"))
+    atomic_write(os.path.join(out_dir, "report.json"),
+                 json.dumps(to_jsonable(payload), indent=2, allow_nan=False).encode())
 
     nz = [abs(float(v)) for v in fast]
     lines = [

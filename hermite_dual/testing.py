@@ -41,8 +41,10 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .activations import activation
+from .hostile import hostile_expressions
 
 __all__ = [
+    "hostile_expressions",
     "DrawnActivation",
     "Covariance",
     "DEQConfig",
@@ -237,6 +239,10 @@ class DrawnActivation:
     lipschitz_bound: float
     second_bound: float
     depth: int = 0
+
+    def __hermite_activation__(self):
+        """Lets every public function take a draw directly (``hd.activation(draw)``)."""
+        return self.activation
 
     @functools.cached_property
     def activation(self):
