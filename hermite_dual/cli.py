@@ -261,8 +261,42 @@ def _cmd_gram(args):
     if args.out:
         np.save(args.out, result.K)
         summary["out"] = args.out
-    _emit(args, summary, _format_dict(summary))
+    _emit(args, summary, _gram_table(summary))
     return 0
+
+
+def _table(rows):
+    """Two aligned columns: label, value (a row of None is a blank line)."""
+    width = max(len(r[0]) for r in rows if r)
+    return "\n".join("" if r is None else f"  {r[0]:<{width}}  {r[1]}" for r in rows)
+
+
+def _gram_table(s):
+    def g(v, digits=10):
+        return "n/a" if v is None else f"{v:.{digits}g}"
+    cert = s.get("certificate")
+    cert_text = g(cert, 6)
+    if s.get("certificate_vacuous"):
+        cert_text += "  (vacuous: two inputs are nearly parallel, beta close to 1)"
+    rows = [
+        ("activation", f"{s['activation']}    sigma(x) = {s['expr']}"),
+        ("data", f"n = {s['n']} points" + (f", block {s['shape']}" if s['shape'][0] != s['shape'][1]
+                                          else "")),
+        ("sigma_w^2", g(s["sigma_w2"])),
+        ("kernel", f"{s['kernel']} ({s['method']})"),
+        None,
+        ("lambda_* (certified)", f"[{g(s.get('lambda_lower'))}, {g(s.get('lambda_upper'))}]"),
+        ("lambda_* estimate", f"{g(s.get('lambda_min'))} +- {g(s.get('lambda_min_error'), 3)}"),
+        ("Hermite certificate", cert_text),
+        None,
+        ("fixed point", f"converged = {s['converged']}, {s['iterations']} iterations, "
+                        f"residual {g(s['residual'], 3)}, contraction {g(s['contraction'], 4)}"),
+        ("entry error bound", f"{g(s['error_bound'], 3)}  ({s['error_kind']})"),
+        ("time", f"{s.get('seconds', 0.0):.2f} s"),
+    ]
+    if s.get("out"):
+        rows.append(("K saved to", s["out"]))
+    return "population Gram matrix at the equilibrium point\n" + _table(rows)
 
 
 def _cmd_train(args):

@@ -1703,8 +1703,20 @@ class ConditionReport:
             lines.append(f"  {cid} {verdict[cond['holds']]:>12}: {cond['reason']}")
         lines.append(f"  admissible (C1 and C2 and C3): {verdict[self.admissible]}")
         if self.max_sigma_w2_exact is not None:
-            lines.append(f"  max sigma_w^2 = 1/(8 L^2) = {sp.sstr(self.max_sigma_w2_exact)}"
-                         f" = {self.max_sigma_w2:.10g}")
+            exact = sp.sstr(self.max_sigma_w2_exact)
+            if len(exact) > 60:       # the float, with the exact L it comes from above
+                exact = "1/(8 L^2) with the exact L above"
+            lines.append(f"  max sigma_w^2 = 1/(8 L^2) = {self.max_sigma_w2:.10g}"
+                         + ("" if exact.startswith("1/(8 L^2)") else f" = {exact}")
+                         + (" (exact)" if not exact.startswith("1/(8 L^2)") else
+                            f" ({exact}, exact)"))
+        elif math.isnan(self.max_sigma_w2):
+            lo = self.sup_first.lower
+            if lo == lo and lo > 0 and math.isfinite(lo):
+                lines.append(f"  max sigma_w^2 = 1/(8 L^2) <= {1 / (8 * lo * lo):.10g} "
+                             f"(L undetermined, but L >= {lo:.10g} is certified)")
+            else:
+                lines.append("  max sigma_w^2 = 1/(8 L^2): undetermined (L undetermined)")
         else:
             lines.append(f"  max sigma_w^2 = 1/(8 L^2) >= {self.max_sigma_w2:.10g}")
         if self.contraction is not None:

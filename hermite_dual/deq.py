@@ -1116,37 +1116,10 @@ class TrainingRun:
     def plot(self, path):
         """Figure: log-loss against step with the predictions, and ``||W||_2`` over training.
 
-        Uses matplotlib's Agg backend; returns the path.
+        The one training figure, :func:`hermite_dual.plotting.plot_training`; returns the path.
         """
-        import matplotlib
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-        tau = self.tau
-        ax.semilogy(tau, self.loss, "k-", lw=2, label="observed")
-        ax.semilogy(tau, self.linearized, "C0--", label="linearized, H(0)")
-        if self.envelope_applies:
-            ax.semilogy(tau, self.envelope, "C1:", label="theorem envelope")
-        try:
-            ax.semilogy(tau, self.linearized_infinite, "C2-.", label="linearized, m Theta")
-            ax.semilogy(tau, self.population_envelope, "C3:", label="population envelope")
-        except RuntimeError:
-            pass
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        ax.set_title(f"{self.activation.name}, m = {self.width}")
-        ax.legend(fontsize=8)
-        ax2.plot(self.record_steps, self.W_norm, "k.-")
-        ax2.axhline(1.0 / self.lipschitz if self.lipschitz > 0 else np.nan, color="r",
-                    ls=":", label="1/L")
-        ax2.set_xlabel("step")
-        ax2.set_ylabel("||W||_2 (power-iteration estimate)")
-        ax2.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-        return path
+        from .plotting import plot_training
+        return plot_training(self, path)
 
 
 def describe_run(run):

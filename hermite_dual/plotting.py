@@ -41,14 +41,14 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path):
+def _save(fig, path, *, rect=None):
     from ._util.io import check_output_path
     try:
         check_output_path(path)             # folders are never created behind the user
     except ValueError:
         _pyplot().close(fig)
         raise
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=110)
     _pyplot().close(fig)
     return path
@@ -189,12 +189,16 @@ def _curve(ax, values, label, **kw):
 def _training_axes(ax_loss, ax_norm, run, *, label_prefix="", color=None, predictions=True):
     kw = {} if color is None else {"color": color}
     _curve(ax_loss, run.loss, f"{label_prefix}observed", lw=2, **kw)
-    if predictions:
-        _curve(ax_loss, _maybe(run, "linearized"), f"{label_prefix}linearized H(0)",
+    if predictions and not getattr(run, "failed", False):
+        # labels are the keys of TrainingRun.summary()["predicted_rate"], so the figure
+        # and the text name each curve the same way
+        _curve(ax_loss, _maybe(run, "linearized"), f"{label_prefix}linearized (H(0))",
                ls="--", **kw)
         _curve(ax_loss, _maybe(run, "linearized_infinite"),
-               f"{label_prefix}linearized m Theta", ls="-.", **kw)
-        _curve(ax_loss, _maybe(run, "envelope"), f"{label_prefix}envelope", ls=":", **kw)
+               f"{label_prefix}infinite_width (m Theta)", ls="-.", **kw)
+        if getattr(run, "envelope_applies", True):
+            _curve(ax_loss, _maybe(run, "envelope"), f"{label_prefix}envelope (theorem)",
+                   ls=":", **kw)
         _curve(ax_loss, _maybe(run, "population_envelope"),
                f"{label_prefix}population envelope", ls=(0, (1, 4)), **kw)
     w_steps = getattr(run, "record_steps", None)
@@ -223,13 +227,17 @@ def plot_training(run, path):
     _training_axes(ax_loss, ax_norm, run)
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss Phi")
-    ax_loss.set_title("Observed loss against predictions")
+    ax_loss.set_title(f"{run.activation.name}, m = {run.width}: observed loss against "
+                      "predictions", fontsize=10)
     ax_loss.grid(True, which="both", alpha=0.3)
-    ax_loss.legend(fontsize=8)
+    ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
+    if getattr(run, "lipschitz", 0) > 0 and math.isfinite(run.lipschitz):
+        ax_norm.axhline(1.0 / run.lipschitz, color="r", ls=":", label="1/L (contraction)")
     ax_norm.set_xlabel("step")
-    ax_norm.set_ylabel("||W||_2")
+    ax_norm.set_ylabel("||W||_2 (power-iteration lower bound)")
     ax_norm.set_title("Spectral norm of W")
     ax_norm.grid(True, alpha=0.3)
+    ax_norm.legend(fontsize=8)
     return _save(fig, path)
 
 
@@ -261,9 +269,13 @@ def plot_width_sweep(runs, path):
     ax_loss.set_ylabel("loss Phi")
     ax_loss.set_title("Width sweep: observed (solid) and predicted")
     ax_loss.grid(True, which="both", alpha=0.3)
-    ax_loss.legend(fontsize=7, ncol=2)
     ax_norm.set_xlabel("step")
     ax_norm.set_ylabel("||W||_2")
     ax_norm.grid(True, alpha=0.3)
-    ax_norm.legend(fontsize=8)
-    return _save(fig, path)
+    # one legend below both panels: inside the axes it covered the curves
+    handles, labels = ax_loss.get_legend_handles_labels()
+    ncol = min(len(labels), 4) or 1
+    rows = -(-len(labels) // ncol)
+    fig.set_size_inches(11, 4 + 0.22 * rows)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    return _save(fig, path, rect=(0, 0.05 + 0.045 * rows, 1, 1))

@@ -67,7 +67,8 @@ def test_gram_from_csv(capsys, tmp_path):
     path = tmp_path / "X.csv"
     np.savetxt(path, X, delimiter=",")
     code, out, _ = run(capsys, "gram", "--data", str(path), "--activation", "relu")
-    assert code == 0 and "lambda_min" in out
+    # an aligned table now (it was a raw dict dump), the certified interval first
+    assert code == 0 and "lambda_* (certified)" in out and "lambda_* estimate" in out
 
 
 def test_train_json_plot_and_out(capsys, tmp_path):

@@ -238,8 +238,11 @@ def _cases(names):
 
 def _check_enclosure_route(name, k):
     exact = (report(name).sup_abs, report(name).sup_first, report(name).sup_second)[k]
-    if exact.status not in ("exact", "enclosure"):
+    # an infinite supremum has no enclosure to compare; an undetermined one is a failure
+    # (the budget counts work, so it cannot be the machine's load)
+    if exact.status in ("unbounded", "not_a_function"):
         pytest.skip(f"sup is {exact.status}")
+    assert exact.status in ("exact", "enclosure"), exact.tried
     forced = (report(name, "enclosure").sup_abs, report(name, "enclosure").sup_first,
               report(name, "enclosure").sup_second)[k]
     assert forced.status == "enclosure", forced.tried
