@@ -1316,19 +1316,25 @@ def _describe(e):
                     return sp.sstr(sp.N(v, 30))
                 return sp.sstr(v)
             return float(v)
-    return {
+    out = {
         "name": e.activation.name,
         "expr": sp.sstr(e.activation.expr),
         "q": sp.sstr(e.q) if isinstance(e.q, sp.Basic) else float(e.q),
         "method": e.method,
         "degree": e.degree,
         "coefficients": coeffs,
-        "values": [float(sp.N(c, 17)) if isinstance(c, sp.Basic) and c.is_number
-                   else (float(c) if not isinstance(c, sp.Basic) else None)
-                   for c in e.coefficients],
+    }
+    if e.method != "fast":
+        # float64 values beside the exact/precise texts (for "fast" they are the same
+        # numbers as "coefficients", so they are not repeated)
+        out["values"] = [float(sp.N(c, 17)) if isinstance(c, sp.Basic) and c.is_number
+                         else (float(c) if not isinstance(c, sp.Basic) else None)
+                         for c in e.coefficients]
+    out.update({
         "latex": latex,
         "norm2": conv(e.norm2),
         "tail": conv(e.tail),
         "abs_error": float(e.abs_error),
         "error_kind": "exact" if e.method == "exact" else "estimate",
-    }
+    })
+    return out

@@ -167,6 +167,8 @@ def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, qui
     gram_summary = {
         "n": int(X.shape[0]), "d": int(X.shape[1]), "sigma_w2": cfg["sigma_w2"],
         "lambda_min": float(gram.lambda_min), "certificate": float(gram.certificate),
+        "lambda_lower": float(gram.lambda_interval.lower),
+        "lambda_upper": float(gram.lambda_interval.upper),
         "converged": bool(gram.converged), "iterations": int(gram.iterations),
         "residual": float(gram.residual), "error_bound": float(gram.error_bound),
     }
@@ -204,7 +206,11 @@ def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, qui
         "",
         f"Population Gram matrix (n={X.shape[0]} points on the sphere in R^{X.shape[1]}, "
         f"sigma_w^2 = {cfg['sigma_w2']}):",
-        f"  lambda_* = {_fmt(gram.lambda_min, 8)}, certificate = {_fmt(gram.certificate, 6)}, "
+        f"  lambda_* in [{_fmt(gram.lambda_interval.lower, 10)}, "
+        f"{_fmt(gram.lambda_interval.upper, 10)}] (certified); Hermite lower bound "
+        f"{_fmt(gram.certificate, 6)}"
+        + (" (vacuous)" if gram.certificate <= 0 else "") + ",\n  "
+        f"estimate {_fmt(gram.lambda_min, 8)}, "
         f"error bound = {_fmt(gram.error_bound, 3)}, iterations = {gram.iterations}, "
         f"converged = {gram.converged}",
         "",
