@@ -97,6 +97,12 @@ c = sp.Symbol("c", real=True)
 _EPS = np.finfo(np.float64).eps
 #: relative slack allowed for |c| > sqrt(q1 q2) (rounding of the caller's covariance)
 _C_SLACK = 1e-12
+#: variances the float64 routes accept: q1 q2, c^2 and their error-free two-products
+#: stay far from the subnormal range and from overflow
+_Q_MIN, _Q_MAX = 1e-100, 1e100
+#: the series and quadrature routes (no closed form) are validated up to this variance
+_Q_MAX_SERIES = 1e10
+
 #: float64 target of the Mehler truncation, relative to sqrt(nu(q1) nu(q2))
 _MEHLER_TOL = 1e-13
 
@@ -130,6 +136,13 @@ def _validate(q1v, q2v, cv):
         bad = arr <= 0
         if bad.any():
             raise ValueError(f"variance {name} must be positive, got {float(arr[bad].flat[0])!r}")
+        out = (arr < _Q_MIN) | (arr > _Q_MAX)
+        if out.any():
+            raise ValueError(
+                f"variance {name} = {float(arr[out].flat[0])!r} is outside the range "
+                f"[{_Q_MIN:g}, {_Q_MAX:g}] where the float64 kernels are accurate and their "
+                "error bounds hold (products q1*q2 and c^2 must not under- or overflow); "
+                "use .precise() beyond it")
     scale = np.sqrt(a) * np.sqrt(b)
     over = np.abs(cc) > scale * (1.0 + _C_SLACK)
     if over.any():
@@ -1586,6 +1599,15 @@ class DualKernel:
                 scale = np.sqrt(np.abs(np.broadcast_to(na, fa.shape))
                                 * np.abs(np.broadcast_to(nb, fb.shape)))
             return val, 64.0 * _EPS * np.maximum(scale, np.abs(val))
+        big = max(float(fa.max(initial=0.0)), float(fb.max(initial=0.0)))
+        if big > _Q_MAX_SERIES:
+            # measured against the arb oracle: the series and quadrature routes hold their
+            # bounds to q = 1e10 (errors <= 1e-15); at q = 1e20 the quadrature misses the
+            # activation's scale 1/sqrt(q) near rho = 1 and its estimate is wrong
+            raise ValueError(
+                f"variance {big!r} is above {_Q_MAX_SERIES:g}, the largest variance at which "
+                f"the float64 series and quadrature routes for {self.activation.name!r} are "
+                "validated (closed forms accept up to 1e100); use .precise() beyond it")
         value = np.zeros(fa.size)
         bound = np.full(fa.size, np.inf)
         todo = np.ones(fa.size, dtype=bool)

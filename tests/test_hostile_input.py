@@ -68,7 +68,8 @@ def test_hard_but_valid_expressions_still_work(text, point, value):
     assert float(hd.activation(text)(np.array([point]))[0]) == pytest.approx(value, rel=1e-14)
 
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+import math  # noqa: E402
 
 from hermite_dual.testing import activations  # noqa: E402
 
@@ -100,3 +101,55 @@ def test_hostile_grammar_never_executes_and_only_raises_value_error(text):
     except ValueError:
         pass
     assert not os.path.exists(_SENTINEL)
+
+
+# --- extreme magnitudes: a correct value with a bound that holds, or a ValueError ------
+
+def _relu_exact(q1, q2, c):
+    import mpmath
+    with mpmath.workdps(40):
+        q1, q2, c = map(mpmath.mpf, (q1, q2, c))
+        th = mpmath.acos(max(min(c / mpmath.sqrt(q1 * q2), 1), -1))
+        return mpmath.sqrt(q1 * q2) / (2 * mpmath.pi) * (mpmath.sin(th)
+                                                         + (mpmath.pi - th) * mpmath.cos(th))
+
+
+def _erf_exact(q1, q2, c):
+    import mpmath
+    with mpmath.workdps(40):
+        q1, q2, c = map(mpmath.mpf, (q1, q2, c))
+        return 2 / mpmath.pi * mpmath.asin(2 * c / mpmath.sqrt((1 + 2 * q1) * (1 + 2 * q2)))
+
+
+def _step_exact(q1, q2, c):
+    import mpmath
+    with mpmath.workdps(40):
+        q1, q2, c = map(mpmath.mpf, (q1, q2, c))
+        return mpmath.mpf(1) / 2 - mpmath.acos(max(min(c / mpmath.sqrt(q1 * q2), 1), -1)) \
+            / (2 * mpmath.pi)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(["relu", "erf", "step"]), logq1=st.floats(-300, 300),
+       logq2=st.floats(-300, 300), frac=st.floats(-1, 1))
+def test_closed_form_bounds_hold_or_refuse_from_1e_300_to_1e300(name, logq1, logq2, frac):
+    import mpmath
+    q1, q2 = 10.0 ** logq1, 10.0 ** logq2
+    c = frac * math.sqrt(q1) * math.sqrt(q2)
+    try:
+        v, b = hd.dual(name).kernel_with_error(q1, q2, c)
+    except ValueError as exc:
+        assert "outside the range" in str(exc) and not (1e-100 <= q1 <= 1e100
+                                                        and 1e-100 <= q2 <= 1e100)
+        return
+    ref = {"relu": _relu_exact, "erf": _erf_exact, "step": _step_exact}[name](q1, q2, c)
+    assert np.isfinite(v) and np.isfinite(b)
+    assert abs(mpmath.mpf(float(v)) - ref) <= b
+
+
+@pytest.mark.parametrize("q", [1e20, 1e300])
+def test_tanh_beyond_its_validated_range_is_refused(q):
+    """Regression: kernel(1e300, 1e300, 1e300) ran 18.7 s, then failed in numpy;
+    at 1e20 and rho near 1 the quadrature's estimate missed the true value."""
+    with pytest.raises(ValueError, match="validated|outside the range"):
+        hd.dual("tanh").kernel_with_error(q, q, 0.999999 * q)
