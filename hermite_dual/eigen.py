@@ -84,7 +84,7 @@ class EigenBound:
     --------
     >>> import numpy as np
     >>> b = least_eigenvalue(np.diag([2.0, 5.0]))
-    >>> b.positive_definite, b.width < 1e-12, b.lower <= 2.0 <= b.upper
+    >>> b.positive_definite, b.width < 1e-8, b.lower <= 2.0 <= b.upper
     (True, True, True)
     """
 
