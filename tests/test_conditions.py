@@ -19,6 +19,7 @@ import sympy as sp
 import hermite_dual as hd
 from hermite_dual import conditions as C
 from hermite_dual.activations import x
+from hermite_dual.conditions.tails import _tail_enclosure_fn
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 INF = math.inf
@@ -452,7 +453,7 @@ TAILS = ["erfc(x)", "erfc(-x)", "x*exp(-x)", "exp(x)/(1 + exp(x))", "x**2*exp(-x
 def test_tail_enclosure_bounds_the_function_on_the_whole_tail(text, Y):
     """The extended-interval tail bound on [Y, oo) dominates |f| sampled out to 1e12."""
     expr = sp.sympify(text, locals={"x": x})   # trusted test text (sqrt, log: tails only)
-    bound = C._tail_enclosure_fn(expr)(Y)
+    bound = _tail_enclosure_fn(expr)(Y)
     f = sp.lambdify(x, expr, modules=["mpmath"])
     with mpmath.workdps(30):
         pts = [mpmath.mpf(Y) * mpmath.mpf(10) ** (k / 20) for k in range(0, 241)]
