@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import _kernels as kr
+from ._kernels import gram as kr
 from ._util import validate
 from .activations import Activation, activation
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import hermite_dual as hd
-from hermite_dual import _kernels as kr
+from hermite_dual._kernels import gram as kr
 from hermite_dual.equilibrium import _series_tables
 
 CLOSED = [kr.KIND_IDENTITY, kr.KIND_RELU, kr.KIND_STEP, kr.KIND_ERF, kr.KIND_SIN,
