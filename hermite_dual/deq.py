@@ -88,64 +88,9 @@ _EXTRAPOLATION_ORDER = 5     # highest order of the warm-start extrapolation (se
 # validation helpers
 # ---------------------------------------------------------------------------
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _finite_float(value, name, *, positive=False, nonnegative=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    if nonnegative and v < 0:
-        raise ValueError(f"{name} must be non-negative, got {value!r}")
-    return v
-
-
 def _as_data(X, d=None, *, check_parallel=False):
-    """Rows-are-samples float64 array (n, d), finite; optionally no zero/parallel rows."""
-    arr = np.asarray(X, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"X must be a non-empty 2-d array of shape (n, d), got shape "
-                         f"{arr.shape!r}")
-    if d is not None and arr.shape[1] != d:
-        raise ValueError(f"X has {arr.shape[1]!r} columns but the model has input "
-                         f"dimension d = {d!r}")
-    if not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)][0]
-        raise ValueError(f"X must be finite, found {bad!r}")
-    if check_parallel:
-        norms = np.linalg.norm(arr, axis=1)
-        if np.any(norms == 0):
-            i = int(np.flatnonzero(norms == 0)[0])
-            raise ValueError(f"X row {i!r} is zero (the papers need non-zero, "
-                             "pairwise non-parallel inputs)")
-        unit = arr / norms[:, None]
-        cos = unit @ unit.T
-        np.fill_diagonal(cos, 0.0)
-        i, j = np.unravel_index(np.argmax(np.abs(cos)), cos.shape)
-        if arr.shape[0] > 1 and abs(cos[i, j]) > 1 - 1e-10:
-            raise ValueError(f"X rows {int(min(i, j))!r} and {int(max(i, j))!r} are parallel "
-                             f"(cosine {cos[i, j]!r}); the Gram matrices would be singular")
-    return np.ascontiguousarray(arr)
-
-
-def _as_targets(y, n):
-    arr = np.asarray(y, dtype=np.float64)
-    if arr.shape != (n,):
-        raise ValueError(f"y must have shape ({n},) to match X, got shape {arr.shape!r}")
-    if not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)][0]
-        raise ValueError(f"y must be finite, found {bad!r}")
-    return arr
+    arr = validate.data_matrix(X, d=d)
+    return validate.rows_apart(arr) if check_parallel else arr
 
 
 # ---------------------------------------------------------------------------
@@ -422,12 +367,12 @@ class DEQ:
 
     def __init__(self, d, width, act, sigma_w2=0.08, seed=None, *, tol=1e-10, max_iter=1000,
                  lipschitz=None):
-        self.d = _positive_int(d, "d")
-        self.width = _positive_int(width, "width")
+        self.d = validate.positive_integer(d, "d")
+        self.width = validate.positive_integer(width, "width")
         self.act = activation(act)
         self.sigma_w2 = validate.sigma_w2(sigma_w2)
-        self.tol = _finite_float(tol, "tol", positive=True)
-        self.max_iter = _positive_int(max_iter, "max_iter")
+        self.tol = validate.positive(tol, "tol")
+        self.max_iter = validate.positive_integer(max_iter, "max_iter")
         self.lipschitz, self.lipschitz_source = _given_lipschitz(lipschitz, self.act)
         limit = 1.0 / (8.0 * self.lipschitz ** 2) if self.lipschitz > 0 else math.inf
         if not self.sigma_w2 < limit:
@@ -489,8 +434,8 @@ class DEQ:
             With ``Z`` of shape (m, n), ``converged``, ``iterations``, ``residual``.
         """
         Xr = _as_data(X, self.d)
-        tol = self.tol if tol is None else _finite_float(tol, "tol", positive=True)
-        max_iter = self.max_iter if max_iter is None else _positive_int(max_iter, "max_iter")
+        tol = self.tol if tol is None else validate.positive(tol, "tol")
+        max_iter = self.max_iter if max_iter is None else validate.positive_integer(max_iter, "max_iter")
         n = Xr.shape[0]
         if Z0 is None:
             Z0 = np.zeros((self.width, n))
@@ -579,7 +524,7 @@ class DEQ:
     def loss(self, X, y, **kw):
         """``Phi = ||a^T Z - y||^2 / 2``."""
         Xr = _as_data(X, self.d)
-        yv = _as_targets(y, Xr.shape[0])
+        yv = validate.targets(y, Xr.shape[0])
         r = self.predict(Xr, **kw) - yv
         return 0.5 * float(r @ r)
 
@@ -592,7 +537,7 @@ class DEQ:
             ``Phi`` and ``{"W": ..., "U": ..., "a": ...}``.
         """
         Xr = _as_data(X, self.d)
-        yv = _as_targets(y, Xr.shape[0])
+        yv = validate.targets(y, Xr.shape[0])
         eq = self._solved(Xr, **kw)
         r = self.a @ eq.Z - yv
         B = self.adjoint(Xr, eq=eq, tol=kw.get("tol"), max_iter=kw.get("max_iter")).B
@@ -630,8 +575,8 @@ def sphere_data(n, d, seed=None):
     >>> np.allclose(np.linalg.norm(X, axis=1), np.sqrt(3))
     True
     """
-    n = _positive_int(n, "n")
-    d = _positive_int(d, "d")
+    n = validate.positive_integer(n, "n")
+    d = validate.positive_integer(d, "d")
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     X *= math.sqrt(d) / np.linalg.norm(X, axis=1, keepdims=True)
@@ -685,7 +630,7 @@ def digits_data(classes=(0, 1), n=None, seed=None):
     keep = np.sort(keep)
     X, y = X[keep], y[keep]
     if n is not None:
-        n = _positive_int(n, "n")
+        n = validate.positive_integer(n, "n")
         if n > X.shape[0]:
             raise ValueError(f"n = {n!r} exceeds the {X.shape[0]} available rows")
         idx = np.sort(np.random.default_rng(seed).choice(X.shape[0], n, replace=False))
@@ -1270,15 +1215,15 @@ def train(model, X, y, *, lr=None, steps=200, progress=True, record_every=10, to
         raise TypeError(f"model must be a DEQ, got {type(model).__name__}")
     Xr = _as_data(X, model.d, check_parallel=True)
     n = Xr.shape[0]
-    yv = _as_targets(y, n)
-    steps = _positive_int(steps, "steps")
-    record_every = _positive_int(record_every, "record_every")
+    yv = validate.targets(y, n)
+    steps = validate.positive_integer(steps, "steps")
+    record_every = validate.positive_integer(record_every, "record_every")
     if lr is not None:
-        lr = _finite_float(lr, "lr", positive=True)
-    tol = model.tol if tol is None else _finite_float(tol, "tol", positive=True)
-    adjoint_tol = _finite_float(adjoint_tol, "adjoint_tol", positive=True)
-    max_iter = model.max_iter if max_iter is None else _positive_int(max_iter, "max_iter")
-    divergence_factor = _finite_float(divergence_factor, "divergence_factor")
+        lr = validate.positive(lr, "lr")
+    tol = model.tol if tol is None else validate.positive(tol, "tol")
+    adjoint_tol = validate.positive(adjoint_tol, "adjoint_tol")
+    max_iter = model.max_iter if max_iter is None else validate.positive_integer(max_iter, "max_iter")
+    divergence_factor = validate.real(divergence_factor, "divergence_factor")
     if divergence_factor <= 1:
         raise ValueError(f"divergence_factor must exceed 1, got {divergence_factor!r}")
 
@@ -1468,7 +1413,7 @@ def width_sweep(X, y, act, widths, *, sigma_w2=0.08, seed=0, steps=200, lr=None,
     if not widths:
         raise ValueError(f"widths must be a non-empty sequence, got {widths!r}")
     for w in widths:
-        _positive_int(w, "width")
+        validate.positive_integer(w, "width")
     Xr = _as_data(X)
     runs = []
     for w in widths:

@@ -66,7 +66,7 @@ __all__ = [
 _EPS = float(np.finfo(np.float64).eps)
 _DEFAULT_DEGREE = 200
 _TABLE_INTERVALS = 1 << 12
-_PARALLEL_COS = 1.0 - 1e-12
+_PARALLEL_COS = validate.PARALLEL_COS
 _EQUAL_NORM_RTOL = 64 * _EPS
 _METHODS = ("auto", "equal", "general")
 
@@ -469,29 +469,6 @@ class EquilibriumKernel:
 # validation
 # ---------------------------------------------------------------------------
 
-def _check_X(X):
-    if isinstance(X, (str, bytes)) or X is None:
-        raise TypeError(f"X must be an array of shape (n, d), got {type(X).__name__}")
-    if np.iscomplexobj(X):
-        raise TypeError("X must be a real array of shape (n, d), got a complex array")
-    try:
-        arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"X must be a real array of shape (n, d): {exc}") from None
-    if arr.ndim != 2:
-        raise ValueError(f"X must have shape (n, d) with rows as samples, got shape "
-                         f"{arr.shape!r}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"X must have at least one row and one column, got shape "
-                         f"{arr.shape!r}")
-    finite = np.isfinite(arr)
-    if not finite.all():
-        i, j = np.argwhere(~finite)[0]
-        raise ValueError(f"X contains a non-finite value {float(arr[i, j])!r} at row {int(i)}, "
-                         f"column {int(j)}")
-    return np.ascontiguousarray(arr)
-
-
 def _check_index(idx, n, name):
     if idx is None:
         return np.arange(n, dtype=np.int64)
@@ -658,7 +635,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     degree = _DEFAULT_DEGREE if degree is None else _check_int(degree, "degree", 1, 400)
-    X = _check_X(X)
+    X = validate.data_matrix(X)
     n, d = X.shape
     rows = _check_index(rows, n, "rows")
     cols = _check_index(cols, n, "cols")
