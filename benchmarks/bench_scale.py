@@ -1,6 +1,6 @@
 """Benchmark of the certified least eigenvalue (issue 13), one run printing ratios.
 
-Problem: n points on the sphere of radius sqrt(d) (``hermite_dual.deq.sphere_data``),
+Problem: n points on the sphere of radius sqrt(d) (``hermite_dual.data.sphere_data``),
 d = 100, tanh, sigma_w^2 = 0.08; K from :func:`hermite_dual.population_gram`.
 
 Measured here, in the same run, each as a ratio to the floor of one
@@ -26,7 +26,7 @@ import numpy as np
 import scipy.linalg
 
 import hermite_dual as hd
-from hermite_dual.deq import sphere_data
+from hermite_dual.data import sphere_data
 
 
 def best(fn, repeat):

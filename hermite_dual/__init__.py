@@ -2,7 +2,7 @@
 
 Layers (see ``docs/design.md``), data flowing top to bottom:
 ``activations`` -> ``hermite``/``dual`` -> ``conditions`` -> ``_kernels``/``equilibrium``
--> ``deq`` -> ``testing`` -> ``cli``/``plotting``.
+-> ``deq`` (with ``data``) -> ``testing`` -> ``cli``/``plotting``.
 
 Public names are imported lazily, so ``import hermite_dual`` is cheap and numba
 compiles nothing until a numeric routine is first used.
@@ -51,6 +51,8 @@ _LAZY = {
     "train": "deq",
     "TrainingRun": "deq",
     "width_sweep": "deq",
+    "sphere_data": "data",
+    "digits_data": "data",
 }
 
 __all__ = ["Activation", "activation", "builtin_names", "__version__", *_LAZY]

@@ -233,7 +233,7 @@ def _cmd_check(args):
 
 
 def _synthetic_data(n, d, seed):
-    from .deq import sphere_data
+    from .data import sphere_data
 
     X, _ = sphere_data(n, d, seed=seed)
     return X
@@ -301,7 +301,8 @@ def _gram_table(s):
 
 def _cmd_train(args):
     from . import activation
-    from .deq import describe_run, digits_data, sphere_data, width_sweep
+    from .data import digits_data, sphere_data
+    from .deq import describe_run, width_sweep
 
     act = activation(args.activation)
     _check_outputs(args.plot, args.out)

@@ -123,7 +123,8 @@ def run_report(act="tanh", *, out_dir="hermite-dual-report", progress=False, qui
         For a bad activation or settings, from the layer that detects it.
     """
     from . import activation, check_conditions, population_gram, train
-    from .deq import DEQ, describe_run, sphere_data
+    from .data import sphere_data
+    from .deq import DEQ, describe_run
     from .duals import describe_dual
     from .hermite import describe_expansion, hermite_coefficients
     from . import plotting

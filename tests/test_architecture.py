@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import hermite_dual as hd
-from hermite_dual.deq import sphere_data
+from hermite_dual.data import sphere_data
 
 
 def test_derivative_activation_run_keeps_population_predictions():

@@ -16,8 +16,9 @@ import pytest
 
 import hermite_dual as hd
 from hermite_dual._warnings import HermiteDualWarning
-from hermite_dual.deq import (DEQ, TrainingRun, _fit_rate, describe_run, digits_data,
+from hermite_dual.deq import (DEQ, TrainingRun, describe_run, digits_data,
                               lipschitz_constant, sphere_data, train, width_sweep)
+from hermite_dual.deq.rates import _fit_rate
 
 # ---------------------------------------------------------------------------
 # references
@@ -351,7 +352,7 @@ def test_interrupted_run_returns_and_saves_history(tmp_path):
 # ---------------------------------------------------------------------------
 
 def test_warm_start_extrapolation_is_exact_on_polynomials_and_adapts():
-    from hermite_dual.deq import _Extrapolator
+    from hermite_dual.deq.training import _Extrapolator
     rng = np.random.default_rng(0)
     coef = rng.standard_normal((4, 16, 3))             # a cubic in t, array-valued
     path = [sum(c * t ** k for k, c in enumerate(coef)) for t in range(12)]
@@ -589,7 +590,7 @@ def test_population_predictions_unavailable_say_why(monkeypatch):
 
 
 def test_grid_lipschitz_fallback_matches_known_values():
-    from hermite_dual.deq import _grid_lipschitz
+    from hermite_dual.deq.lipschitz import _grid_lipschitz
     for name, L in [("tanh", 1.0), ("sigmoid", 0.25), ("sin", 1.0), ("relu", 1.0)]:
         assert abs(_grid_lipschitz(hd.activation(name)) - L) < 1e-6, name
     assert _grid_lipschitz(hd.activation("exp")) == math.inf

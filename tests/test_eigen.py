@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import hermite_dual as hd
-from hermite_dual.deq import sphere_data
+from hermite_dual.data import sphere_data
 from hermite_dual.eigen import least_eigenvalue
 
 

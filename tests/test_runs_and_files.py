@@ -11,20 +11,17 @@ import pytest
 
 import hermite_dual as hd
 from hermite_dual.cli import main
-from hermite_dual.deq import sphere_data
+from hermite_dual.data import sphere_data
 
 
 def test_bad_out_path_fails_before_training(tmp_path, monkeypatch):
-    import hermite_dual.deq as deq
     X, y = sphere_data(5, 3, seed=0)
     calls = []
-    real = deq._forward if hasattr(deq, "_forward") else None
     with pytest.raises(ValueError, match="does not exist"):
         hd.train(hd.DEQ(3, 16, "tanh", seed=0), X, y, steps=500, progress=False,
                  out=str(tmp_path / "nonexistent" / "d" / "r.json"),
                  callback=lambda t, loss: calls.append(t))
     assert calls == []                       # not a single step was taken
-    del real
 
 
 def test_callback_that_raises_keeps_the_history(tmp_path):

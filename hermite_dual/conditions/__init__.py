@@ -41,7 +41,7 @@ Examples
 
 from .bounds import Bound
 from .check import ConditionReport, check_conditions, describe_conditions
-from .contraction import ContractionResult, contraction
+from .kernel_map import ContractionResult, contraction
 from .table import verdict_table_markdown
 
 __all__ = [

@@ -27,7 +27,7 @@ from .bounds import (
     _Fail,
     _Timeout,
 )
-from .contraction import _check_sigma_w2, contraction
+from .kernel_map import _check_sigma_w2, contraction
 from .enclosure import _certified_sup
 from .exact import _exact_sup, _first_jump, _pieces
 
