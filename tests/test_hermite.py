@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import hermite_dual as hd
-from hermite_dual import hermite as H
+from hermite_dual._kernels.hermite import _he_orthonormal_kernel
 from hermite_dual.activations import x as X
 
 BUILTINS = hd.builtin_names()
@@ -286,8 +286,8 @@ def test_kernel_compiled_matches_python():
     z = np.linspace(-12.0, 12.0, 37)
     out_c = np.empty((z.size, 31))
     out_p = np.empty((z.size, 31))
-    H._he_orthonormal_kernel(30, z, out_c)
-    H._he_orthonormal_kernel.py_func(30, z, out_p)
+    _he_orthonormal_kernel(30, z, out_c)
+    _he_orthonormal_kernel.py_func(30, z, out_p)
     assert np.array_equal(out_c, out_p) or np.allclose(out_c, out_p, rtol=1e-15, atol=0)
     # against sympy's He_k
     for k in (0, 1, 7, 30):

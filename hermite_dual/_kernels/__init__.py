@@ -9,6 +9,8 @@ in importable modules, so they pickle to Dask workers.
 
 * :mod:`.gram` - closed-form and series kernel evaluation, entrywise fixed points,
   Gram tables of the equilibrium layer (MATH §5);
+* :mod:`.hermite` - orthonormal Hermite polynomials and panel moments (MATH §1-§2),
+  for :mod:`hermite_dual.hermite`;
 * :mod:`.mehler` - Mehler-series evaluation over interpolated coefficient tables
   (MATH §3), for :class:`hermite_dual.DualKernel`;
 * :mod:`.quadrature` - the bivariate Gauss-Legendre quadrature of K_sigma (MATH §3).
