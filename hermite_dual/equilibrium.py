@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -64,7 +63,6 @@ __all__ = [
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
-_DEFAULT_DEGREE = 200
 _TABLE_INTERVALS = 1 << 12
 _PARALLEL_COS = validate.PARALLEL_COS
 _EQUAL_NORM_RTOL = 64 * _EPS
@@ -94,40 +92,21 @@ class EquilibriumNotConverged(RuntimeError):
 # activation -> closed-form id or series tables
 # ---------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def _closed_exprs():
-    return {kind: activation(name).expr for kind, name in kr.KIND_NAMES.items()}
-
-
 def _kernel_kind(act):
-    """The closed-form kernel id of ``act`` in :mod:`_kernels`, or ``KIND_SERIES``."""
-    for kind, expr in _closed_exprs().items():
-        if act.expr == expr:
-            return kind
-    return kr.KIND_SERIES
+    """The closed-form kernel id of ``act`` (``KIND_*``), or ``KIND_SERIES``: the dual
+    kernel's decision (:meth:`hermite_dual.DualKernel.kernel_id`), never re-derived here."""
+    from .duals import dual
+    return dual(act).kernel_id
 
 
 _DUMMY = np.zeros((1, 1))
 
 
 def _series_tables(act, degree, qs):
-    """``(A, T, E)`` float64 tables at the variances ``qs`` (MATH section 2).
-
-    ``T[i, k] = T_k(q_i)`` are suffix sums ``T_R + sum_{k < j <= R} a_j^2`` with
-    ``T_R = max(nu - sum a_j^2, 0)`` plus a rounding slack, so they stay accurate when tiny.
-    """
-    from .hermite import hermite_table
-
-    A, nu, E = hermite_table(act, degree, np.asarray(qs, dtype=np.float64))
-    a2 = A * A
-    slack = 8 * _EPS * nu + 2 * np.sum(np.abs(A) * E, axis=1)
-    tail_R = np.maximum(nu - a2.sum(axis=1), 0.0) + slack
-    suffix = np.cumsum(a2[:, ::-1], axis=1)[:, ::-1]          # sum_{j >= k} a_j^2
-    T = np.empty_like(A)
-    T[:, :-1] = suffix[:, 1:] + tail_R[:, None]
-    T[:, -1] = tail_R
-    return (np.ascontiguousarray(A), np.ascontiguousarray(T), np.ascontiguousarray(E),
-            nu)
+    """``(A, T, E, nu)`` at the variances ``qs``: :func:`hermite_dual.duals.mehler.series_tables`,
+    the one builder the dual kernels use too (``degree=None``: its one degree policy)."""
+    from .duals.mehler import series_tables
+    return series_tables(act, qs, degree)
 
 
 def _series_error_envelope(A, T, E, rho):
@@ -157,9 +136,10 @@ class _Evaluator:
     def nu(self, qs):
         qs = np.ascontiguousarray(qs, dtype=np.float64)
         if self.kind == kr.KIND_SERIES:
+            from .duals.mehler import nu_error
             from .hermite import hermite_table
             _, nu, E = hermite_table(self.act, 1, qs)
-            return nu, 16 * _EPS * np.abs(nu) + E[:, 0] ** 2
+            return nu, nu_error(nu, E)
         return kr.diag_nu(self.kind, _DUMMY, _DUMMY, _DUMMY, qs)
 
     def nu_deriv_act(self, qs):
@@ -285,7 +265,7 @@ class EquilibriumKernel:
     timing: dict = field(default_factory=dict)
     _kind: int = field(default=0, repr=False)
     _evaluator: object = field(default=None, repr=False)
-    _degree: int = field(default=_DEFAULT_DEGREE, repr=False)
+    _degree: int = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __repr__(self):
@@ -443,10 +423,9 @@ class EquilibriumKernel:
         if "certificate" not in self._cache:
             self._require_principal("certificate")
             t0 = time.perf_counter()
-            from .hermite import hermite_table
             pts = self.rows
             sv = np.unique(self.s[pts])
-            A, _, E = hermite_table(self.activation, self._degree, sv)
+            A, _, E, _ = _series_tables(self.activation, self._degree, sv)
             a2 = np.min(np.maximum(np.abs(A) - E, 0.0) ** 2, axis=0)
             n = self.n
             if n == 1:
@@ -492,6 +471,66 @@ _check_int = validate.integer
 # ---------------------------------------------------------------------------
 # the diagonal
 # ---------------------------------------------------------------------------
+
+_REFINE_MAXIT = 200
+
+
+def _refine_entries(act, K, Sigma, rows, cols, s, w2, row_err, L, kscale, kmin):
+    """Re-solve the entries of rows whose series error is above rounding, in place.
+
+    Near ``|rho| = 1`` the Mehler series of an activation with a kink converges slowly,
+    and its certified tail (honest, but large) dominates the entry's error.  Those rows
+    are solved again with :meth:`hermite_dual.DualKernel.kernel_with_error`, which
+    switches to quadrature where the series misses float64 accuracy: the fixed point
+    ``k = K_sigma(s_i, s_j, 2 w k + g_ij)`` by plain iteration (contraction ``L``) from
+    the series value.  An entry takes the new value only where the dual kernel's bound
+    is smaller than its row's; ``row_err`` and (for a principal block) the mirrored
+    entries are updated, so K stays symmetric and every Gram entry is what
+    ``dual(act).kernel`` gives at its covariance.
+    """
+    from .duals import dual
+    from .duals.base import _MEHLER_TOL
+    # the rows where the dual kernel would not accept the series for some entry
+    flagged = np.flatnonzero(row_err > _MEHLER_TOL * kmin)
+    if flagged.size == 0:
+        return
+    principal = rows.shape == cols.shape and bool(np.all(rows == cols))
+    dk = dual(act)
+    P, C = np.meshgrid(flagged, np.arange(cols.size), indexing="ij")
+    P, C = P.ravel(), C.ravel()
+    gi, gj = rows[P], cols[C]
+    keep = gi != gj                                   # the diagonal is kappa, solved apart
+    P, C, gi, gj = P[keep], C[keep], gi[keep], gj[keep]
+    si, sj = s[gi], s[gj]
+    lim = np.sqrt(si) * np.sqrt(sj)
+    k = K[P, C].copy()
+    g = Sigma[P, C] - 2 * w2 * k
+    _, b0 = dk.kernel_with_error(si, sj, np.clip(2 * w2 * k + g, -lim, lim))
+    todo = b0 < row_err[P]
+    if not todo.any():
+        return
+    P, C, si, sj, lim, k, g = (a[todo] for a in (P, C, si, sj, lim, k, g))
+    step = np.full(k.size, np.inf)
+    for _ in range(_REFINE_MAXIT):
+        v, b = dk.kernel_with_error(si, sj, np.clip(2 * w2 * k + g, -lim, lim))
+        step = np.abs(v - k)
+        k = v
+        if w2 == 0.0 or np.all(step <= 2 * _EPS * (np.abs(k) + kscale)):
+            break
+    err = (b + L * step) / (1 - L)
+    K[P, C] = k
+    Sigma[P, C] = 2 * w2 * k + g
+    if principal:
+        K[C, P] = k
+        Sigma[C, P] = Sigma[P, C]
+        np.maximum.at(row_err, C, err)
+    new = np.zeros(row_err.size)
+    np.maximum.at(new, P, err)
+    counts = np.bincount(P, minlength=row_err.size)
+    full = counts == cols.size - 1 if principal else counts == cols.size
+    row_err[full] = new[full]
+    row_err[~full] = np.maximum(row_err[~full], new[~full])
+
 
 def _solve_diagonal(ev, g, w2, max_iter, act_name):
     """``kappa = nu(2 w2 kappa + g)`` for every entry of g, by Newton's method.
@@ -587,7 +626,9 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         ``64 eps`` relative); ``"general"``: entrywise Newton; ``"auto"`` picks
         ``"equal"`` when the norms agree to rounding.
     degree : int, optional
-        Hermite degree of the Mehler series tables (default 200).
+        Hermite degree of the Mehler series tables, at most 1200 (default: the dual
+        kernels' policy, :func:`hermite_dual.duals.mehler.series_degree`: 1200 for up to 48
+        distinct variances, 200 beyond).
 
     Returns
     -------
@@ -634,7 +675,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     max_iter = _check_int(max_iter, "max_iter", 1)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    degree = _DEFAULT_DEGREE if degree is None else _check_int(degree, "degree", 1, 400)
+    degree = None if degree is None else _check_int(degree, "degree", 1, 1200)
     X = validate.data_matrix(X)
     n, d = X.shape
     rows = _check_index(rows, n, "rows")
@@ -692,6 +733,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     pidx = np.zeros(n, dtype=np.int64)
     if kind == kr.KIND_SERIES:
         A, T, E, _ = _series_tables(act, degree, sv)
+        degree = A.shape[1] - 1
         if path == "general":
             pidx[pts] = np.arange(pts.size)
     else:
@@ -775,6 +817,13 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         local_dv = float(row_dv.max()) if nr else 0.0
     timing["entries"] = time.perf_counter() - t0
     Sigma = G
+    if kind == kr.KIND_SERIES and nr:
+        t0 = time.perf_counter()
+        L_ref = L_off if math.isfinite(L_off) else 2 * w2 * local_dv
+        if L_ref < 1.0:
+            _refine_entries(act, K, Sigma, rows, cols, s, w2, row_err, L_ref,
+                            float(np.max(kappa[pts])), float(np.min(kappa[pts])))
+        timing["refine"] = time.perf_counter() - t0
 
     # -- errors --------------------------------------------------------------
     L_loc = 2 * w2 * local_dv

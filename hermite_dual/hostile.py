@@ -15,7 +15,6 @@ and payloads that would create a sentinel file if they were ever executed.
 True
 """
 
-import random
 
 from hypothesis import strategies as st
 
@@ -37,11 +36,11 @@ def _payload(rng, sentinel):
         f"open({path}, 'w')",
         f"(lambda: open({path}, 'w'))()",
         f"[open({path}, 'w') for _ in (1,)]",
-        f"x.__class__.__base__.__subclasses__()",
-        f"().__class__.__mro__[1].__subclasses__()",
+        "x.__class__.__base__.__subclasses__()",
+        "().__class__.__mro__[1].__subclasses__()",
         f"exec(\"open({path}, 'w')\")",
         f"eval(\"open({path}, 'w')\")",
-        f"getattr(x, '__class__')",
+        "getattr(x, '__class__')",
         f"sympify(\"open({path}, 'w')\")",
         "x.evalf()", "x[0]", "{x: 1}", "x if x else 1", "f'{x}'", "x @ x", "x := 1",
         "x and 1", "not x", "x or 1", "*x", "x, x", "x;x", "1 < x < 2",

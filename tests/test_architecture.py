@@ -3,7 +3,6 @@ main): objects are passed along instead of names, hd.dual is a plain picklable f
 the report computes each stage once, JSON output writes null for non-finite numbers."""
 
 import collections
-import importlib
 import json
 import pickle
 import subprocess

@@ -420,7 +420,7 @@ BAD = [
     (_X, "tanh", {"max_iter": 0}, ValueError, r"max_iter must be in \[1, inf\], got 0"),
     (_X, "tanh", {"max_iter": 2.5}, ValueError, r"max_iter must be an integer"),
     (_X, "tanh", {"method": "fast"}, ValueError, r"method must be one of"),
-    (_X, "tanh", {"degree": 0}, ValueError, r"degree must be in \[1, 400\]"),
+    (_X, "tanh", {"degree": 0}, ValueError, r"degree must be in \[1, 1200\]"),
     (_X, "tanh", {"rows": [0, 5]}, ValueError, r"rows contains index 5 outside \[0, 5\)"),
     (_X, "tanh", {"cols": [-1]}, ValueError, r"cols contains index -1"),
     (_X, "tanh", {"rows": []}, ValueError, r"rows must be a non-empty"),

@@ -19,7 +19,7 @@ in importable modules, so they pickle to Dask workers.
 from .gram import *  # noqa: F401,F403 - the equilibrium kernels, under their old names
 from .gram import __all__ as _gram_all
 from .mehler import (_interp_rows, _lagrange_weights, _mehler_exact_kernel,  # noqa: F401
-                     _mehler_point, _mehler_table_kernel)
+                     _mehler_table_kernel, mehler_rows, mehler_rows_value)
 from .quadrature import _nb_inner, _nb_point, _nb_quad_kernel  # noqa: F401
 
 __all__ = list(_gram_all)

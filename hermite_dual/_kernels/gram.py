@@ -28,6 +28,8 @@ import math
 
 import numba
 import numpy as np
+
+from .mehler import mehler_rows, mehler_rows_value
 from numba import prange
 
 __all__ = [
@@ -117,11 +119,10 @@ def closed_kernel(kind, q1, q2, c):
 def series_kernel(A, T, E, i, j, q1, q2, c):
     """Mehler series ``sum_k A[i,k] A[j,k] rho^k`` with rho = c / sqrt(q1 q2).
 
-    Returns ``(value, dvalue/dc, error)``: the error is the Parseval tail
-    ``|rho|^(k+1) sqrt(T_k(q1) T_k(q2))`` at the degree k where the summation stopped,
-    plus the propagated coefficient errors ``sum_k (|a_k| e'_k + |a'_k| e_k + e_k e'_k)
-    |rho|^k`` and a rounding term.  The summation stops once the tail bound is
-    negligible against the sum of absolute terms.
+    Returns ``(value, dvalue/dc, error)`` from :func:`~hermite_dual._kernels.mehler.
+    mehler_rows` (the one evaluator, shared with :class:`~hermite_dual.DualKernel`): the
+    Parseval tail at the degree where the summation stopped, the propagated coefficient
+    errors and a rounding term.
     """
     r = math.sqrt(q1 * q2)
     rho = c / r
@@ -129,31 +130,7 @@ def series_kernel(A, T, E, i, j, q1, q2, c):
         rho = 1.0
     elif rho < -1.0:
         rho = -1.0
-    deg = A.shape[1] - 1
-    v = 0.0
-    dv = 0.0
-    absum = 0.0
-    cerr = 0.0
-    p = 1.0     # rho^k
-    pm = 0.0    # rho^(k-1)
-    tail = 0.0
-    k = 0
-    for k in range(deg + 1):
-        ai = A[i, k]
-        aj = A[j, k]
-        t = ai * aj
-        v += t * p
-        ap = abs(p)
-        absum += abs(t) * ap
-        cerr += (abs(ai) * E[j, k] + abs(aj) * E[i, k] + E[i, k] * E[j, k]) * ap
-        if k > 0:
-            dv += k * t * pm
-        pm = p
-        p *= rho
-        tail = abs(p) * math.sqrt(max(T[i, k], 0.0) * max(T[j, k], 0.0))
-        if tail <= 1e-3 * _EPS * absum or p == 0.0:
-            break
-    err = tail + cerr + (k + 4) * _EPS * absum
+    v, dv, err, k = mehler_rows(A[i], A[j], E[i], E[j], T[i], T[j], rho, A.shape[1] - 1)
     return v, dv / r, err
 
 
@@ -161,7 +138,8 @@ def series_kernel(A, T, E, i, j, q1, q2, c):
 def series_value(A, T, i, j, q1, q2, c):
     """``(value, dvalue/dc)`` of the Mehler series without the error terms (for Newton).
 
-    Same truncation rule as :func:`series_kernel` (squared, so no square root per term).
+    :func:`~hermite_dual._kernels.mehler.mehler_rows_value`: the same truncation rule as
+    :func:`series_kernel`.
     """
     r = math.sqrt(q1 * q2)
     rho = c / r
@@ -169,23 +147,7 @@ def series_value(A, T, i, j, q1, q2, c):
         rho = 1.0
     elif rho < -1.0:
         rho = -1.0
-    deg = A.shape[1] - 1
-    v = 0.0
-    dv = 0.0
-    absum = 0.0
-    p = 1.0
-    pm = 0.0
-    tol2 = (1e-3 * _EPS) ** 2
-    for k in range(deg + 1):
-        t = A[i, k] * A[j, k]
-        v += t * p
-        absum += abs(t * p)
-        if k > 0:
-            dv += k * t * pm
-        pm = p
-        p *= rho
-        if p * p * max(T[i, k], 0.0) * max(T[j, k], 0.0) <= tol2 * absum * absum or p == 0.0:
-            break
+    v, dv = mehler_rows_value(A[i], A[j], T[i], T[j], rho, A.shape[1] - 1)
     return v, dv / r
 
 

@@ -1,10 +1,18 @@
-"""Numba loops of the Mehler-series route of :class:`hermite_dual.DualKernel` (MATH §3).
+"""The one Mehler-series evaluator (MATH §3), and its loops for :class:`~hermite_dual.DualKernel`.
 
-``K = sum_k a_k(q1) a_k(q2) rho^k`` with coefficient rows interpolated in ``log q``
-(local Lagrange weights), truncated where the certified Parseval tail
-``|rho|^(R+1) sqrt(T_R(q1) T_R(q2))`` meets the tolerance; the bound returned per point
-adds the interpolation and coefficient errors.  The tables are built by
-:mod:`hermite_dual.duals.mehler`.
+``K = sum_k a_k(q1) a_k(q2) rho^k``.  :func:`mehler_rows` (value, derivative in rho and a
+certified bound) and :func:`mehler_rows_value` (value and derivative only, for Newton
+steps) are the only places the series is summed: the equilibrium layer
+(:mod:`hermite_dual._kernels.gram`) and the dual kernels call them on the same tables
+(:func:`hermite_dual.duals.mehler.series_tables`), so a Gram entry and
+``dual(act).kernel`` at the same covariance agree to rounding.  Both stop at the first
+degree R whose Parseval tail ``|rho|^(R+1) sqrt(T_R(q1) T_R(q2))`` is below
+``1e-3 eps`` of the sum of absolute terms (full float64 accuracy), or at the table's end.
+
+For more distinct variances than exact tables allow, :func:`_mehler_table_kernel`
+interpolates coefficient rows in ``log q`` (local Lagrange weights) and then calls the
+same evaluator; the bound it returns excludes the interpolation error, which the caller
+adds.
 """
 
 from __future__ import annotations
@@ -13,6 +21,70 @@ import math
 
 import numba
 import numpy as np
+
+_EPS = 2.220446049250313e-16
+_STOP = 1e-3 * _EPS          # tail / sum of |terms| at which the sum is exact in float64
+
+
+@numba.njit(cache=True, nogil=True)
+def mehler_rows(a1, a2, e1, e2, T1, T2, rho, kmax):  # pragma: no cover - compiled
+    """``sum_{k<=R} a1[k] a2[k] rho^k`` with ``R <= kmax`` chosen by the Parseval tail.
+
+    ``e1``/``e2`` are the errors of the coefficients, ``T1``/``T2`` the tail energies
+    ``T_k`` (suffix sums).  Returns ``(value, d value / d rho, bound, R)``; the bound is
+    the tail ``|rho|^(R+1) sqrt(T_R T_R')`` plus the propagated coefficient errors
+    ``sum_k (|a_k| e'_k + |a'_k| e_k + e_k e'_k) |rho|^k`` plus ``(R + 4) eps sum|terms|``.
+    """
+    v = 0.0
+    dv = 0.0
+    absum = 0.0
+    cerr = 0.0
+    p = 1.0     # rho^k
+    pm = 0.0    # rho^(k-1)
+    tail = 0.0
+    k = 0
+    for k in range(kmax + 1):
+        ai = a1[k]
+        aj = a2[k]
+        t = ai * aj
+        v += t * p
+        ap = abs(p)
+        absum += abs(t) * ap
+        cerr += (abs(ai) * e2[k] + abs(aj) * e1[k] + e1[k] * e2[k]) * ap
+        if k > 0:
+            dv += k * t * pm
+        pm = p
+        p *= rho
+        tail = abs(p) * math.sqrt(max(T1[k], 0.0) * max(T2[k], 0.0))
+        if tail <= _STOP * absum or p == 0.0:
+            break
+    return v, dv, tail + cerr + (k + 4) * _EPS * absum, k
+
+
+@numba.njit(cache=True, nogil=True)
+def mehler_rows_value(a1, a2, T1, T2, rho, kmax):  # pragma: no cover - compiled
+    """``(value, d value / d rho)`` of :func:`mehler_rows` without the error terms.
+
+    The same stopping rule (squared, so no square root per term): the Newton steps of
+    the equilibrium layer see exactly the series that :func:`mehler_rows` certifies.
+    """
+    v = 0.0
+    dv = 0.0
+    absum = 0.0
+    p = 1.0
+    pm = 0.0
+    tol2 = _STOP * _STOP
+    for k in range(kmax + 1):
+        t = a1[k] * a2[k]
+        v += t * p
+        absum += abs(t * p)
+        if k > 0:
+            dv += k * t * pm
+        pm = p
+        p *= rho
+        if p * p * max(T1[k], 0.0) * max(T2[k], 0.0) <= tol2 * absum * absum or p == 0.0:
+            break
+    return v, dv
 
 
 @numba.njit(cache=True)
@@ -46,34 +118,6 @@ def _interp_rows(A, x0, h, p, xs, out):  # pragma: no cover - compiled
             for l in range(p):
                 acc += w[l] * A[j + l, k]
             out[i, k] = acc
-
-
-@numba.njit(cache=True)
-def _mehler_point(a1, a2, T1, T2, nu1, nu2, rho, tol, K1):  # pragma: no cover - compiled
-    """Sum a_k(q1) a_k(q2) rho^k up to the first degree R whose Parseval tail bound
-    |rho|^(R+1) sqrt(T_R(q1) T_R(q2)) is <= tol sqrt(nu1 nu2); returns
-    (value, tail bound, sum of |terms|, ok)."""
-    scale = math.sqrt(max(nu1, 0.0) * max(nu2, 0.0))
-    arho = abs(rho)
-    pw = arho
-    R = -1
-    for k in range(K1):
-        tail = pw * math.sqrt(max(T1[k], 0.0) * max(T2[k], 0.0))
-        if tail <= tol * scale or tail == 0.0:
-            R = k
-            break
-        pw *= arho
-    if R < 0:
-        return 0.0, 0.0, 0.0, False
-    val = 0.0
-    absval = 0.0
-    pk = 1.0
-    for k in range(R + 1):
-        term = a1[k] * a2[k] * pk
-        val += term
-        absval += abs(term)
-        pk *= rho
-    return val, tail, absval, True
 
 
 @numba.njit(cache=True, parallel=True)
@@ -128,28 +172,30 @@ def _mehler_table_kernel(A, T, nu, x0, h, p, q1a, q2a, ca, tol, out, bound, ok, 
             for k in range(R + 1):
                 a1[k] += wl1 * r1[k]
                 a2[k] += wl2 * r2[k]
-        val = 0.0
-        absval = 0.0
-        pk = 1.0
+        t1 = np.empty(R + 1)
+        t2 = np.empty(R + 1)
         for k in range(R + 1):
-            term = a1[k] * a2[k] * pk
-            val += term
-            absval += abs(term)
-            pk *= rho
+            t1[k] = 2.0 * max(T[b1, k], T[b1 + 1, k])
+            t2[k] = 2.0 * max(T[b2, k], T[b2 + 1, k])
+        zero = np.zeros(R + 1)
+        val, dv, err, R2 = mehler_rows(a1, a2, zero, zero, t1, t2, rho, R)
         out[i] = val
-        bound[i] = tail + 4.0 * (R + 2) * 2.220446049250313e-16 * absval
+        bound[i] = err
         ok[i] = True
 
 
 @numba.njit(cache=True, parallel=True)
-def _mehler_exact_kernel(A, T, nu, i1, i2, rho_a, tol, out, bound, ok):  # pragma: no cover
-    """Mehler series with exact coefficient rows A[i1[i]], A[i2[i]] (few variances)."""
-    K1 = A.shape[1]
+def _mehler_exact_kernel(A, T, E, nu, i1, i2, rho_a, tol, out, bound, ok):  # pragma: no cover
+    """:func:`mehler_rows` with exact coefficient rows ``A[i1[i]]``, ``A[i2[i]]``.
+
+    ``ok[i]`` when the bound is within ``tol sqrt(nu1 nu2)``; elsewhere the caller
+    switches to quadrature.
+    """
+    K = A.shape[1] - 1
     for i in numba.prange(rho_a.size):
         r1 = i1[i]
         r2 = i2[i]
-        v, tail, absval, good = _mehler_point(A[r1], A[r2], T[r1], T[r2], nu[r1], nu[r2],
-                                              rho_a[i], tol, K1)
+        v, dv, err, R = mehler_rows(A[r1], A[r2], E[r1], E[r2], T[r1], T[r2], rho_a[i], K)
         out[i] = v
-        bound[i] = tail + 4.0 * (K1 + 1) * 2.220446049250313e-16 * absval
-        ok[i] = good
+        bound[i] = err
+        ok[i] = err <= tol * math.sqrt(max(nu[r1], 0.0) * max(nu[r2], 0.0))

@@ -11,6 +11,7 @@ import numpy as np
 import sympy as sp
 
 from ..activations import activation
+from .._kernels import gram as _gram
 from .._kernels.mehler import _mehler_exact_kernel, _mehler_table_kernel
 from .._kernels.quadrature import _nb_quad_kernel
 from .base import (
@@ -29,7 +30,7 @@ from .closed_form import (
     _verify_closed,
     _with_work_budget,
 )
-from .mehler import _FEW_DISTINCT, _MEHLER_DEGREE, _TABLE_P, _MehlerTable, _tails
+from .mehler import _FEW_DISTINCT, _MEHLER_DEGREE, _TABLE_P, _MehlerTable, nu_error, series_tables
 from .precise import _precise_scalar
 from .quadrature import _NB_FEATURES, _NB_RULES, _numba_sigma, _quad_kernel
 
@@ -71,6 +72,7 @@ class DualKernel:
         self._sq_limit = None
         self._mehler_table = None
         self._nb_quad = _UNSET
+        self._kernel_id = None
 
     def __reduce__(self):
         # one kernel per expression: unpickling returns the cached kernel (tables and the
@@ -209,16 +211,18 @@ class DualKernel:
                 d = np.maximum(_two_prod_diff(a, b, cc), 0.0)
                 _nb_quad_kernel(sig, a, b, cc, d, self.activation.kinks_float,
                                 _NB_FEATURES, _NB_RULES, v, e)
-                good = np.isfinite(v) & np.isfinite(e)
+                fin = np.isfinite(v) & np.isfinite(e)
+                good = fin & (e < bound[idx])
                 value[idx[good]] = v[good]
                 bound[idx[good]] = e[good]
-                todo[idx[good]] = False
+                todo[idx[fin]] = False
         if todo.any():
             idx = np.flatnonzero(todo)
             v, e = _quad_kernel(self.activation, self.activation.kinks_float,
                                 fa[idx], fb[idx], fc[idx])
-            value[idx] = v
-            bound[idx] = e
+            better = ~(e >= bound[idx])            # NaN bounds replace an inf as before
+            value[idx[better]] = v[better]
+            bound[idx[better]] = e[better]
         return value, bound
 
     def _numba_quad(self):
@@ -236,22 +240,28 @@ class DualKernel:
 
     def _mehler(self, fa, fb, fc, value, bound):
         """Mehler route; fills value/bound where it certifies, returns the mask of the rest."""
-        from ..hermite import hermite_table
         rho = np.clip(fc / (np.sqrt(fa) * np.sqrt(fb)), -1.0, 1.0)
         uq = np.unique(np.concatenate([fa, fb]))
         ok = np.zeros(fa.size, dtype=np.bool_)
         out = np.zeros(fa.size)
         bnd = np.zeros(fa.size)
         if uq.size <= _FEW_DISTINCT:
-            A, nu, err = hermite_table(self.activation, _MEHLER_DEGREE, uq)
-            T = _tails(A, nu, err)
+            A, T, E, nu = series_tables(self.activation, uq)
             i1 = np.searchsorted(uq, fa)
             i2 = np.searchsorted(uq, fb)
-            _mehler_exact_kernel(np.ascontiguousarray(A), np.ascontiguousarray(T), nu,
-                                 i1, i2, rho, _MEHLER_TOL, out, bnd, ok)
-            enorm = np.sqrt(np.sum(err * err, axis=1))
-            snu = np.sqrt(np.maximum(nu, 0.0))
-            bnd += snu[i1] * enorm[i2] + snu[i2] * enorm[i1] + enorm[i1] * enorm[i2]
+            _mehler_exact_kernel(A, T, E, nu, i1, i2, rho, _MEHLER_TOL, out, bnd, ok)
+            # the diagonal K(q, q, q) = nu(q): the quadrature of sigma^2 itself, which the
+            # Gram matrix's diagonal uses too (the series converges slowly at rho = 1)
+            diag = (i1 == i2) & (fc == fa)
+            if diag.any():
+                out[diag] = nu[i1[diag]]
+                bnd[diag] = nu_error(nu, E)[i1[diag]]
+                ok[diag] = True
+            # where the series misses the target its value and bound still stand, and
+            # the quadrature below replaces them only with a smaller bound
+            part = ~ok & np.isfinite(out) & np.isfinite(bnd)
+            value[part] = out[part]
+            bound[part] = bnd[part]
         else:
             inside = ((fa >= 1e-3) & (fa <= 1e3) & (fb >= 1e-3) & (fb <= 1e3))
             idx = np.flatnonzero(inside)
@@ -401,19 +411,35 @@ class DualKernel:
         >>> hd.dual("tanh").numeric_spec()[0]
         'mehler'
         """
-        from ..activations import _BUILTINS
-        try:
-            from .. import _kernels
-            kinds = getattr(_kernels, "KIND_NAMES", {})
-        except ImportError:  # pragma: no cover - the equilibrium layer is optional here
-            kinds = {}
-        for kind, name in kinds.items():
-            if name in _BUILTINS and sp.simplify(self.activation.expr - _BUILTINS[name]) == 0:
-                return ("closed", int(kind), np.zeros(0))
+        kind = self.kernel_id
+        if kind != _gram.KIND_SERIES:
+            return ("closed", kind, np.zeros(0))
         fn = self._closed_evaluator()
         if fn is not None:
             return ("closed-numpy", fn)
         return ("mehler", {"degree": _MEHLER_DEGREE, "tol": _MEHLER_TOL})
+
+    @property
+    def kernel_id(self):
+        """The id (``KIND_*`` of :mod:`hermite_dual._kernels.gram`) of the numba closed form
+        that evaluates this kernel, or ``KIND_SERIES`` for the Mehler series.
+
+        The one decision, made here and read by :func:`~hermite_dual.population_gram`:
+        sigma is one of the activations with a numba closed form (identity, relu, step,
+        erf, sin, cos, gaussian, exp) when its expression is theirs.
+
+        >>> import hermite_dual as hd
+        >>> from hermite_dual._kernels import gram
+        >>> hd.dual("Max(0, x)").kernel_id == gram.KIND_RELU
+        True
+        """
+        with self._lock:
+            if self._kernel_id is None:
+                expr = self.activation.expr
+                self._kernel_id = next(
+                    (kind for kind, name in _gram.KIND_NAMES.items()
+                     if activation(name).expr == expr), _gram.KIND_SERIES)
+            return self._kernel_id
 
     def _closed_evaluator(self):
         with self._lock:
@@ -513,9 +539,8 @@ def describe_dual(act):
                    message="no closed form; sigma(sqrt(q) Z) is not in L2 for every q, "
                            "conditional quadrature")
         return out
-    from ..hermite import hermite_table
-    A, nu, err = hermite_table(k.activation, _MEHLER_DEGREE, [1.0])
-    T = _tails(A, nu, err)[0]
+    _, T, _, nu = series_tables(k.activation, [1.0])
+    T = T[0]
     degrees = {}
     for rho in (0.5, 0.9, 0.99, 1.0):
         tails = rho ** np.arange(1, T.size + 1) * T

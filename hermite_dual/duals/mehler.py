@@ -30,6 +30,49 @@ _TABLE_P = 10               # points of the local Lagrange interpolation in log 
 _FEW_DISTINCT = 48          # up to this many distinct variances: exact coefficients
 
 
+#: Mehler degree for tables at many exact variances (the general equilibrium path):
+#: 1200 coefficients for every one of n points would cost ~5x the table time of 200
+_MANY_DEGREE = 200
+
+
+def series_degree(n_variances):
+    """The one degree policy of the Mehler tables (dual kernels and Gram entries alike).
+
+    Up to ``_FEW_DISTINCT`` (48) distinct variances: the full ``_MEHLER_DEGREE`` (1200),
+    so the certified tail reaches float64 accuracy even near ``|rho| = 1``; beyond, 200
+    (the summation stops at the same Parseval rule either way, and a table too short for
+    a point shows in that point's error bound).
+    """
+    return _MEHLER_DEGREE if n_variances <= _FEW_DISTINCT else _MANY_DEGREE
+
+
+def series_tables(act, qs, degree=None):
+    """``(A, T, E, nu)``: the Mehler tables at the variances ``qs`` (MATH §2-§3).
+
+    ``A[i, k] = a_k(q_i)`` from :func:`hermite_dual.hermite.hermite_table`, ``E`` their
+    error estimates, ``nu[i] = nu(q_i)``, and ``T[i, k] = T_k(q_i)`` the Parseval tail
+    energies as suffix sums (accurate when tiny) with a margin for the errors.  The one
+    builder behind :class:`~hermite_dual.DualKernel` and :func:`~hermite_dual.population_gram`.
+    ``degree`` defaults to :func:`series_degree`.
+    """
+    from ..hermite import hermite_table
+    qs = np.ascontiguousarray(qs, dtype=np.float64)
+    degree = series_degree(qs.size) if degree is None else int(degree)
+    A, nu, err = hermite_table(act, degree, qs)
+    return (np.ascontiguousarray(A), np.ascontiguousarray(_tails(A, nu, err)),
+            np.ascontiguousarray(err), np.ascontiguousarray(nu))
+
+
+def nu_error(nu, E):
+    """The error estimate of ``nu(q) = E[sigma(sqrt(q) Z)^2]`` from a Hermite table row.
+
+    ``nu`` is a quadrature of ``sigma^2`` itself (not the Parseval sum), accurate to a few
+    ulps; the estimate adds the error of ``a_0``'s quadrature, squared.  One formula for
+    the diagonal ``K_sigma(q, q, q)`` of the dual kernels and of the Gram matrix.
+    """
+    return 16 * _EPS * np.abs(nu) + E[:, 0] ** 2
+
+
 def _tails(A, nu, err):
     """Suffix tails T[i, R] = T_R(q_i) (accurate when tiny) with a margin for the errors.
 
