@@ -13,7 +13,7 @@ import pytest
 
 import hermite_dual as hd
 from hermite_dual._kernels import gram as kr
-from hermite_dual.equilibrium import _series_tables
+from hermite_dual.equilibrium.base import _series_tables
 
 CLOSED = [kr.KIND_IDENTITY, kr.KIND_RELU, kr.KIND_STEP, kr.KIND_ERF, kr.KIND_SIN,
           kr.KIND_COS, kr.KIND_GAUSSIAN, kr.KIND_EXP]
