@@ -23,6 +23,7 @@ AGREE = 1e-14      # relative to sqrt(K_ii K_jj)
 def _disagreement(act, X, sigma_w2):
     ek = hd.population_gram(X, act, sigma_w2)
     S, K = ek.Sigma, ek.K
+    assert np.array_equal(K, K.T) and np.array_equal(S, S.T)
     s = np.diag(S)
     i, j = np.triu_indices(K.shape[0])
     ref = hd.dual(act).kernel(s[i], s[j], S[i, j])
@@ -30,11 +31,12 @@ def _disagreement(act, X, sigma_w2):
     return float(np.max(np.abs(K[i, j] - ref) / scale))
 
 
-@pytest.mark.parametrize("act", ["tanh", "relu", "erf", "gelu", "softplus", "sigmoid",
+@pytest.mark.parametrize("act", ["tanh", "relu", "erf", "gelu", "softplus", "sigmoid", "elu",
                                  "sin(x) + x/2", "x*erf(x)", "cos", "identity"])
 def test_gram_entries_are_dual_kernel_values(act):
-    X, _ = sphere_data(12, 5, seed=3)
-    assert _disagreement(act, X, 0.08) <= AGREE
+    for seed in (1, 3):     # seed 1 puts elu entries at rho = -0.947 (the series' weak spot)
+        X, _ = sphere_data(12, 5, seed=seed)
+        assert _disagreement(act, X, 0.08) <= AGREE
 
 
 @settings(max_examples=25, deadline=None, derandomize=True,

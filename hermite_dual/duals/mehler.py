@@ -35,15 +35,19 @@ _FEW_DISTINCT = 48          # up to this many distinct variances: exact coeffici
 _MANY_DEGREE = 200
 
 
-def series_degree(n_variances):
+def series_degree(n_variances, *, refined=False):
     """The one degree policy of the Mehler tables (dual kernels and Gram entries alike).
 
     Up to ``_FEW_DISTINCT`` (48) distinct variances: the full ``_MEHLER_DEGREE`` (1200),
-    so the certified tail reaches float64 accuracy even near ``|rho| = 1``; beyond, 200
-    (the summation stops at the same Parseval rule either way, and a table too short for
-    a point shows in that point's error bound).
+    so the certified tail reaches float64 accuracy even near ``|rho| = 1``; beyond, or when
+    the caller re-solves every point the table does not certify with the dual kernel
+    itself (``refined=True``, as :func:`~hermite_dual.population_gram` does), 200: the
+    summation stops at the same Parseval rule either way, so the two agree wherever the
+    short table certifies, and 1200 coefficients cost ~15 ms more per variance.
     """
-    return _MEHLER_DEGREE if n_variances <= _FEW_DISTINCT else _MANY_DEGREE
+    if refined or n_variances > _FEW_DISTINCT:
+        return _MANY_DEGREE
+    return _MEHLER_DEGREE
 
 
 def series_tables(act, qs, degree=None):

@@ -43,8 +43,9 @@ def _refine_entries(act, K, Sigma, rows, cols, s, w2, row_err, L, kscale, kmin):
     are solved again with :meth:`hermite_dual.DualKernel.kernel_with_error`, which
     switches to quadrature where the series misses float64 accuracy: the fixed point
     ``k = K_sigma(s_i, s_j, 2 w k + g_ij)`` by plain iteration (contraction ``L``) from
-    the series value.  An entry takes the new value only where the dual kernel's bound
-    is smaller than its row's; ``row_err`` and (for a principal block) the mirrored
+    the series value.  Every entry of a flagged row takes the dual kernel's value and
+    bound (which may be the larger of the two where quadrature's estimate is pessimistic:
+    one pipeline, one accounting); ``row_err`` and, for a principal block, the mirrored
     entries are updated, so K stays symmetric and every Gram entry is what
     ``dual(act).kernel`` gives at its covariance.
     """
@@ -60,16 +61,15 @@ def _refine_entries(act, K, Sigma, rows, cols, s, w2, row_err, L, kscale, kmin):
     P, C = P.ravel(), C.ravel()
     gi, gj = rows[P], cols[C]
     keep = gi != gj                                   # the diagonal is kappa, solved apart
+    if principal:                                     # each unordered pair once
+        mark = np.zeros(rows.size, dtype=bool)
+        mark[flagged] = True
+        keep &= ~(mark[C] & (C < P))
     P, C, gi, gj = P[keep], C[keep], gi[keep], gj[keep]
     si, sj = s[gi], s[gj]
     lim = np.sqrt(si) * np.sqrt(sj)
     k = K[P, C].copy()
     g = Sigma[P, C] - 2 * w2 * k
-    _, b0 = dk.kernel_with_error(si, sj, np.clip(2 * w2 * k + g, -lim, lim))
-    todo = b0 < row_err[P]
-    if not todo.any():
-        return
-    P, C, si, sj, lim, k, g = (a[todo] for a in (P, C, si, sj, lim, k, g))
     step = np.full(k.size, np.inf)
     for _ in range(_REFINE_MAXIT):
         v, b = dk.kernel_with_error(si, sj, np.clip(2 * w2 * k + g, -lim, lim))
@@ -86,10 +86,7 @@ def _refine_entries(act, K, Sigma, rows, cols, s, w2, row_err, L, kscale, kmin):
         np.maximum.at(row_err, C, err)
     new = np.zeros(row_err.size)
     np.maximum.at(new, P, err)
-    counts = np.bincount(P, minlength=row_err.size)
-    full = counts == cols.size - 1 if principal else counts == cols.size
-    row_err[full] = new[full]
-    row_err[~full] = np.maximum(row_err[~full], new[~full])
+    row_err[flagged] = new[flagged]
 
 
 def _solve_diagonal(ev, g, w2, max_iter, act_name):
@@ -187,8 +184,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         ``"equal"`` when the norms agree to rounding.
     degree : int, optional
         Hermite degree of the Mehler series tables, at most 1200 (default: the dual
-        kernels' policy, :func:`hermite_dual.duals.mehler.series_degree`: 1200 for up to 48
-        distinct variances, 200 beyond).
+        kernels' policy, :func:`hermite_dual.duals.mehler.series_degree`: 200, with the
+        entries those terms do not certify re-solved by the dual kernel).
 
     Returns
     -------
@@ -235,7 +232,9 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     max_iter = _check_int(max_iter, "max_iter", 1)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    degree = None if degree is None else _check_int(degree, "degree", 1, 1200)
+    from ..duals.mehler import series_degree
+    degree = (series_degree(0, refined=True) if degree is None
+              else _check_int(degree, "degree", 1, 1200))
     X = validate.data_matrix(X)
     n, d = X.shape
     rows = _check_index(rows, n, "rows")
@@ -345,6 +344,11 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         # a table interval is used when its interpolation error is at rounding level
         good = np.isfinite(mid_err) & (mid_err <= 4 * _EPS * scale)
         good &= np.isfinite(dF[:-1]) & np.isfinite(dF[1:])
+        if kind == kr.KIND_SERIES:
+            # intervals whose nodes the series does not certify to the dual kernel's
+            # target are solved entry by entry (and then refined by the dual kernel)
+            from ..duals.base import _MEHLER_TOL
+            good &= node_pair <= _MEHLER_TOL * float(kap[0])
         timing["table"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         row_lo = np.zeros(nr, dtype=np.int64)
