@@ -37,6 +37,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from .library import RECORDS as _RECORDS
+from .library import x  # the one real variable every activation is written in
+
 __all__ = [
     "Activation",
     "activation",
@@ -44,8 +47,6 @@ __all__ = [
     "x",
 ]
 
-#: The one real variable every activation is written in.
-x = sp.Symbol("x", real=True)
 
 _MAX_EXPR_CHARS = 2000
 _MAX_AST_NODES = 400
@@ -110,49 +111,13 @@ _LAMBDIFY_MODULES = [
 ]
 
 
-def _stable_sigmoid(v):
-    return np.exp(-np.logaddexp(0.0, -v))
-
-
-# Numerically stable float64 forms of built-ins whose textbook formula overflows.
-_STABLE_CALLABLES = {
-    "sigmoid": _stable_sigmoid,
-    "softplus": lambda v: np.logaddexp(0.0, v),
-    "silu": lambda v: v * _stable_sigmoid(v),
-    "elu": lambda v: np.where(v > 0, v, np.expm1(np.minimum(v, 0.0))),
-    # x (1 + erf(x/sqrt 2))/2 cancels for x << 0; erfc keeps full relative accuracy
-    "gelu": lambda v: 0.5 * v * _np_erfc(-v / math.sqrt(2.0)),
-}
-
-
 # ---------------------------------------------------------------------------
 # The built-in library
 # ---------------------------------------------------------------------------
 
-def _builtin_exprs():
-    return {
-        "identity": x,
-        "relu": sp.Max(x, 0),
-        "leaky_relu": sp.Max(x, x / 100),
-        "abs": sp.Abs(x),
-        "step": sp.Heaviside(x, 1),
-        "tanh": sp.tanh(x),
-        "sigmoid": 1 / (1 + sp.exp(-x)),
-        "erf": sp.erf(x),
-        "gelu": x * (1 + sp.erf(x / sp.sqrt(2))) / 2,
-        "silu": x / (1 + sp.exp(-x)),
-        "softplus": sp.log(1 + sp.exp(x)),
-        "elu": sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)),
-        "sin": sp.sin(x),
-        "cos": sp.cos(x),
-        "gaussian": sp.exp(-x**2 / 2),
-        "atan": sp.atan(x),
-        "softsign": x / (1 + sp.Abs(x)),
-        "exp": sp.exp(x),
-    }
-
-
-_BUILTINS = _builtin_exprs()
+# views of the one record per built-in (hermite_dual.library)
+_BUILTINS = {r.name: r.expr for r in _RECORDS}
+_STABLE_CALLABLES = {r.name: r.stable for r in _RECORDS if r.stable is not None}
 
 
 def builtin_names():

@@ -59,59 +59,15 @@ __all__ = [
 _INF = float("inf")
 
 # ---------------------------------------------------------------------------
-# Facts about the built-ins: the grammar's axioms
+# Facts about the built-ins: the grammar's axioms (a view of hermite_dual.library, where
+# each record carries its suprema and their derivations)
 # ---------------------------------------------------------------------------
-#
-# For each built-in sigma: sup|sigma|, sup|sigma'|, sup|sigma''| (inf when unbounded or when
-# sigma'' is not a function, e.g. a Dirac mass), whether sigma is real-analytic on R
-# (False: some derivative jumps at a kink), whether it is a polynomial, its parity, and
-# whether MATH §3 lists a closed-form dual kernel for it.  The suprema are exact:
-#   tanh''  = -2 tanh sech^2, extremal where tanh^2 = 1/3:       4/(3 sqrt 3)
-#   sigmoid'' = s(1-s)(1-2s), extremal at s = 1/2 - 1/(2 sqrt 3): 1/(6 sqrt 3)
-#   erf'' = -(4x/sqrt(pi)) exp(-x^2), extremal at x = 1/sqrt 2:   2 sqrt(2/pi) e^(-1/2)
-#   gelu' = Phi + x phi, extremal where gelu'' = phi (2 - x^2) = 0 (x = sqrt 2):
-#           (1 + erf(1))/2 + e^(-1)/sqrt(pi);  sup|gelu''| = 2 phi(0) = sqrt(2/pi)
-#   atan'' = -2x/(1+x^2)^2, extremal at x = 1/sqrt 3:              3 sqrt(3)/8
-#   gaussian' = -x e^(-x^2/2): e^(-1/2) at x = 1; |gaussian''| = |x^2 - 1| e^(-x^2/2) <= 1
-#   softplus'' = s(1-s) <= 1/4;  elu'' = e^x (x < 0) <= 1;  softsign'' = -2 sign(x)/(1+|x|)^3
-# silu has no closed-form extremum: sup|silu'| is silu' at the root of x tanh(x/2) = 2
-# (computed once with mpmath, 30 digits) and sup|silu''| = silu''(0) = 1/2.
-
-
-def _silu_lipschitz():
-    import mpmath
-
-    with mpmath.workdps(30):
-        root = mpmath.findroot(lambda t: t * mpmath.tanh(t / 2) - 2, 2.4)
-        s = 1 / (1 + mpmath.exp(-root))
-        return float(s * (1 + root * (1 - s)))
-
 
 def _facts_table():
-    r3 = math.sqrt(3.0)
-    gelu_l = (1 + math.erf(1.0)) / 2 + math.exp(-1.0) / math.sqrt(math.pi)
+    from .library import RECORDS
     # name: (sup|s|, sup|s'|, sup|s''|, analytic, polynomial, parity, closed-form dual)
-    return {
-        "identity": (_INF, 1.0, 0.0, True, True, "odd", True),
-        "relu": (_INF, 1.0, _INF, False, False, None, True),
-        "leaky_relu": (_INF, 1.0, _INF, False, False, None, False),
-        "abs": (_INF, 1.0, _INF, False, False, "even", False),
-        "step": (1.0, _INF, _INF, False, False, None, True),
-        "tanh": (1.0, 1.0, 4 / (3 * r3), True, False, "odd", False),
-        "sigmoid": (1.0, 0.25, 1 / (6 * r3), True, False, None, False),
-        "erf": (1.0, 2 / math.sqrt(math.pi), 2 * math.sqrt(2 / math.pi) * math.exp(-0.5),
-                True, False, "odd", True),
-        "gelu": (_INF, gelu_l, math.sqrt(2 / math.pi), True, False, None, False),
-        "silu": (_INF, _silu_lipschitz(), 0.5, True, False, None, False),
-        "softplus": (_INF, 1.0, 0.25, True, False, None, False),
-        "elu": (_INF, 1.0, 1.0, False, False, None, False),
-        "sin": (1.0, 1.0, 1.0, True, False, "odd", True),
-        "cos": (1.0, 1.0, 1.0, True, False, "even", True),
-        "gaussian": (1.0, math.exp(-0.5), 1.0, True, False, "even", True),
-        "atan": (math.pi / 2, 1.0, 3 * r3 / 8, True, False, "odd", False),
-        "softsign": (1.0, 1.0, 2.0, False, False, "odd", False),
-        "exp": (_INF, _INF, _INF, True, False, None, True),
-    }
+    return {r.name: (*r.sup, r.analytic, r.polynomial, r.parity, r.closed_form_dual)
+            for r in RECORDS}
 
 
 _FACTS = None

@@ -425,8 +425,9 @@ class DualKernel:
         that evaluates this kernel, or ``KIND_SERIES`` for the Mehler series.
 
         The one decision, made here and read by :func:`~hermite_dual.population_gram`:
-        sigma is one of the activations with a numba closed form (identity, relu, step,
-        erf, sin, cos, gaussian, exp) when its expression is theirs.
+        the record of the built-in whose expression sigma is
+        (:func:`hermite_dual.library.record_of`) names its numba closed form, if any
+        (identity, relu, step, erf, sin, cos, gaussian, exp).
 
         >>> import hermite_dual as hd
         >>> from hermite_dual._kernels import gram
@@ -435,10 +436,12 @@ class DualKernel:
         """
         with self._lock:
             if self._kernel_id is None:
-                expr = self.activation.expr
+                from ..library import record_of
+                rec = record_of(self.activation.expr)
+                name = rec.numba_kernel if rec is not None else None
                 self._kernel_id = next(
-                    (kind for kind, name in _gram.KIND_NAMES.items()
-                     if activation(name).expr == expr), _gram.KIND_SERIES)
+                    (kind for kind, kname in _gram.KIND_NAMES.items() if kname == name),
+                    _gram.KIND_SERIES)
             return self._kernel_id
 
     def _closed_evaluator(self):
