@@ -165,7 +165,7 @@ def test_known_verdicts_by_hand():
     tanh = DrawnActivation.leaf("tanh")
     x = DrawnActivation.leaf("identity")
     relu = DrawnActivation.leaf("relu")
-    from hermite_dual.testing import _compose, _product, _sum
+    from hermite_dual.testing.grammar import _compose, _product, _sum
     s = _sum(tanh, x)                     # tanh(x) + x: Lipschitz 2, unbounded, smooth
     assert (s.bounded, s.lipschitz, s.c2, s.non_polynomial) == (False, True, True, True)
     r = _sum(relu, tanh)                  # kink survives: not C2, not a polynomial
