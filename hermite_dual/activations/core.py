@@ -10,8 +10,8 @@ import numpy as np
 import sympy as sp
 
 from ..library import x  # the one real variable every activation is written in
+from ..symbolic.numeric import to_numpy
 from .kinks import _drop_null_deltas, _find_kinks, _parity
-from .numeric import _LAMBDIFY_MODULES
 from .parse import (
     _BUILTINS,
     _STABLE_CALLABLES,
@@ -66,7 +66,7 @@ class Activation:
         if self.expr.has(sp.DiracDelta):
             raise ValueError(f"activation {self.name!r} contains a Dirac mass and "
                              "has no pointwise values")
-        fn = sp.lambdify(x, self.expr, modules=_LAMBDIFY_MODULES)
+        fn = to_numpy(self.expr)
         return fn
 
     def __call__(self, values):
@@ -237,7 +237,7 @@ def _check_growth_values(name, expr):
     for f in expr.atoms(sp.exp, sp.sinh, sp.cosh):
         arg = f.args[0]
         try:
-            fn = sp.lambdify(x, arg, modules=_LAMBDIFY_MODULES)
+            fn = to_numpy(arg)
             with np.errstate(all="ignore"):
                 vals = np.asarray(fn(probe), dtype=np.complex128) * np.ones_like(probe)
         except (TypeError, ValueError, ArithmeticError, NameError):

@@ -19,7 +19,7 @@ from .._util.deadline import (
     UNITS_PER_SECOND,
     WorkBudgetExceeded,
 )
-from ..activations import x
+from ..symbolic.numeric import to_numpy
 
 #: Relative tightness the certified enclosures are refined to.
 ENCLOSURE_RTOL = 1e-6
@@ -64,16 +64,10 @@ class _Clock:
 # float64 evaluation of smooth branches (seeding and cross-checks only; never a proof)
 # ---------------------------------------------------------------------------
 
-_vec_erf = np.frompyfunc(math.erf, 1, 1)
-_vec_erfc = np.frompyfunc(math.erfc, 1, 1)
-
-
 def _float_fn(g):
     """A float64 callable of a smooth branch (erf via math.erf, no JIT warm-up)."""
     # np.asarray: on a scalar (e.g. the constant branch erf(1)) frompyfunc returns a float
-    fn = sp.lambdify(x, g, modules=[{"erf": lambda v: np.asarray(_vec_erf(v), dtype=float),
-                                     "erfc": lambda v: np.asarray(_vec_erfc(v), dtype=float)},
-                                    "numpy"])
+    fn = to_numpy(g, jit=False)
 
     def call(v):
         v = np.asarray(v, dtype=np.float64)

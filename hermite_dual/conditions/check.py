@@ -15,7 +15,7 @@ from .._util.deadline import (
     from_seconds,
 )
 from ..activations import activation, x
-from .balls import _Unsupported
+from ..symbolic.arb import Unsupported
 from .bounds import (
     _EXACT_SHARE,
     _ORDER_NAME,
@@ -27,9 +27,9 @@ from .bounds import (
     _Fail,
     _Timeout,
 )
-from .kernel_map import _check_sigma_w2, contraction
 from .enclosure import _certified_sup
 from .exact import _exact_sup, _first_jump, _pieces
+from .kernel_map import _check_sigma_w2, contraction
 
 # ---------------------------------------------------------------------------
 # one bound
@@ -76,7 +76,7 @@ def _sup_bound_in(act, pieces, k, budget, method):
         tried.append("exact route: its share of the work budget used up")
     except _Fail as exc:
         tried.append(f"exact route: {exc}")
-    except (_Unsupported, NotImplementedError, TypeError, ValueError,
+    except (Unsupported, NotImplementedError, TypeError, ValueError,
             AttributeError, RecursionError, ZeroDivisionError) as exc:
         tried.append(f"exact route: sympy raised {type(exc).__name__}")
     if method == "exact":
@@ -85,7 +85,7 @@ def _sup_bound_in(act, pieces, k, budget, method):
     # 3. certified enclosure
     try:
         lo, hi, where, status, evals = _certified_sup(pieces, k, clock, tried)
-    except _Unsupported as exc:
+    except Unsupported as exc:
         tried.append(f"ball arithmetic: {exc}")
         return Bound(order=k, status="undetermined", value=math.nan, tried=tuple(tried),
                      method="none")

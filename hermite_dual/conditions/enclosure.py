@@ -18,7 +18,7 @@ from .._util.deadline import (
     rearm,
 )
 from ..activations import x
-from .balls import _arb_compile, _arb_const
+from ..symbolic.arb import arb_constant, to_arb
 from .bounds import _ARB_PREC, _GRID_POINTS, ENCLOSURE_RTOL, _down, _float_fn, _up
 from .tails import _INF, _tail_enclosure_fn
 
@@ -44,16 +44,16 @@ class _Region:
     def __init__(self, piece, k):
         self.piece = piece
         g = piece.deriv(k)
-        self.f = _arb_compile(g)
-        self.df = _arb_compile(sp.diff(g, x))
+        self.f = to_arb(g)
+        self.df = to_arb(sp.diff(g, x))
         self.fl = _float_fn(g)
         a, b = piece.a, piece.b
         self.kind = ("line" if a == -sp.oo and b == sp.oo else
                      "right" if b == sp.oo else "left" if a == -sp.oo else "finite")
         self.right_tail = (_tail_enclosure_fn(g) if b == sp.oo else None)
         self.left_tail = (_tail_enclosure_fn(g.subs(x, -x)) if a == -sp.oo else None)
-        self.a_arb = None if a == -sp.oo else _arb_const(a)
-        self.b_arb = None if b == sp.oo else _arb_const(b)
+        self.a_arb = None if a == -sp.oo else arb_constant(a)
+        self.b_arb = None if b == sp.oo else arb_constant(b)
         self.s_range = (-1.0, 1.0) if self.kind == "line" else (0.0, 1.0)
 
     def x_of(self, s):

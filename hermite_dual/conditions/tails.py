@@ -12,7 +12,7 @@ import math
 import sympy as sp
 
 from ..activations import x
-from .balls import _arb_compile, _arb_const, _Unsupported
+from ..symbolic.arb import Unsupported, arb_constant, to_arb
 from .bounds import _down, _up
 
 # -- extended interval arithmetic for tails [Y, +inf) -------------------------
@@ -105,7 +105,7 @@ def _tail_compile(expr):
     if expr == x:
         return lambda Y: (Y, _INF)
     if not expr.free_symbols:
-        c = _iv_from_arb(_arb_compile(expr)(None))
+        c = _iv_from_arb(to_arb(expr)(None))
         return lambda Y: c
     if expr.is_Add:
         fs = [_tail_compile(a) for a in expr.args]
@@ -132,13 +132,13 @@ def _tail_compile(expr):
                 lo, hi = fb(Y)
                 if lo < 0:
                     return (-_INF, _INF)
-                ce = _arb_const(e)
+                ce = arb_constant(e)
                 a = _monotone(lambda b: (ce * b.log()).exp(),
                               0.0 if ef > 0 else _INF, _INF if ef > 0 else 0.0,
                               increasing=ef > 0)
                 return a((lo, hi)) if lo > 0 else _fix_zero_pow((lo, hi), ef, a)
             return f_rpow
-        raise _Unsupported("variable exponent in a tail")
+        raise Unsupported("variable exponent in a tail")
     if expr.func in tfuncs and len(expr.args) == 1:
         fa = _tail_compile(expr.args[0])
         op = tfuncs[expr.func]
@@ -163,7 +163,7 @@ def _tail_compile(expr):
                 return (-_INF, mono((1.0, hi))[1] if hi > 1 else 0.0) if hi > 0 else (-_INF, _INF)
             return mono((lo, hi))
         return f_log
-    raise _Unsupported(f"tail arithmetic does not support {expr.func.__name__}")
+    raise Unsupported(f"tail arithmetic does not support {expr.func.__name__}")
 
 
 def _fix_zero_pow(p, ef, mono):
@@ -200,7 +200,7 @@ def _tail_compile_mul(expr):
         poly = sp.Poly(h, x)
         if poly.degree() >= 1 and poly.LC() < 0:
             slope = _tail_compile(p / x + sp.diff(h, x))
-            g_arb = _arb_compile(x ** p * sp.exp(h))
+            g_arb = to_arb(x ** p * sp.exp(h))
             decay = (slope, g_arb)
     if decay is None:
         fs = [_tail_compile(f) for f in expr.args]
@@ -260,13 +260,13 @@ def _tail_enclosure_fn(expr):
             continue
         try:
             variants.append((e, _tail_compile(e)))
-        except (_Unsupported, TypeError, ValueError):
+        except (Unsupported, TypeError, ValueError):
             continue
     try:
         # x = 1/u: rational parts (atan'', softsign) become finite at u = 0
         upos = sp.Dummy("u", positive=True)
         eu = sp.cancel(sp.together(expr.xreplace({x: 1 / upos}))).xreplace({upos: x})
-        fu = _arb_compile(eu)
+        fu = to_arb(eu)
 
         def f_u(Y):
             from flint import arb
@@ -274,7 +274,7 @@ def _tail_enclosure_fn(expr):
                 return (-_INF, _INF)
             return _iv_from_arb(fu(arb(0).union(arb(_up(1 / Y)))))
         variants.append((eu, f_u))
-    except (_Unsupported, TypeError, ValueError, sp.PolynomialError):
+    except (Unsupported, TypeError, ValueError, sp.PolynomialError):
         pass
     if not variants:
         return None

@@ -16,6 +16,8 @@ import sympy as sp
 
 from .._util.deadline import WorkBudgetExceeded, from_seconds
 from ..activations import x as _x
+from ..symbolic.numeric import to_numpy
+from ..symbolic.rewrite import NoClosedForm, linear_form, piecewise_to_heaviside
 from .base import _two_prod_diff, c, q1, q2
 from .quadrature import _quad_point
 
@@ -25,10 +27,6 @@ from .quadrature import _quad_point
 
 _t = sp.Symbol("t", real=True)
 _a1, _a2 = sp.symbols("alpha1 alpha2")
-
-
-class _Fail(Exception):
-    """Raised inside the derivation when no closed form is found on some branch."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -49,39 +47,8 @@ def _atom_expr(at):
     return e
 
 
-def _linear(e):
-    """(a, b) with e = a x + b, a != 0, or raise _Fail."""
-    p = sp.Poly(e, _x) if e.has(_x) else None
-    if p is None or p.degree() != 1:
-        raise _Fail(f"not linear in x: {e}")
-    a, b = p.all_coeffs()
-    if a.has(_x) or not (a.is_real and b.is_real):
-        raise _Fail(f"not a real linear form: {e}")
-    return a, b
-
-
-def _piecewise_to_heaviside(e):
-    if not isinstance(e, sp.Piecewise):
-        return e
-    out = sp.S.Zero
-    rest = sp.S.One
-    for val, cond in e.args:
-        if cond is sp.true:
-            out += rest * val
-            return out
-        if not isinstance(cond, sp.core.relational.Relational):
-            raise _Fail(f"condition {cond}")
-        if isinstance(cond, (sp.StrictGreaterThan, sp.GreaterThan)):
-            ind = sp.Heaviside(cond.lhs - cond.rhs)
-        else:
-            ind = sp.Heaviside(cond.rhs - cond.lhs)
-        out += rest * ind * val
-        rest = rest * (1 - ind)
-    return out
-
-
 def _preprocess(expr):
-    e = expr.replace(lambda s: isinstance(s, sp.Piecewise), _piecewise_to_heaviside)
+    e = piecewise_to_heaviside(expr)
     e = e.rewrite(sp.Heaviside)
     e = e.replace(lambda s: isinstance(s, sp.sign), lambda s: 2 * sp.Heaviside(s.args[0]) - 1)
     e = e.replace(lambda s: isinstance(s, sp.erfc), lambda s: 1 - sp.erf(s.args[0]))
@@ -92,7 +59,7 @@ def _preprocess(expr):
 
 
 def _decompose(expr):
-    """sigma = sum coef * atom; a dict atom -> coef, or raise _Fail."""
+    """sigma = sum coef * atom; a dict atom -> coef, or raise NoClosedForm."""
     out = {}
     e = _preprocess(expr)
     for term in sp.Add.make_args(e):
@@ -118,27 +85,27 @@ def _classify(dep):
             ex = f.args[0] if isinstance(f, sp.exp) else f.exp
             p = sp.Poly(sp.expand(ex), _x)
             if p.degree() > 2:
-                raise _Fail(f"exponent {ex}")
+                raise NoClosedForm(f"exponent {ex}")
             cs = p.all_coeffs()[::-1] + [0, 0, 0]
             const += cs[0]
             alpha += cs[1]
             beta += cs[2]
         elif isinstance(f, sp.erf) and erf is None:
-            erf = _linear(f.args[0])
+            erf = linear_form(f.args[0])
         elif isinstance(f, sp.Heaviside) and heav is None and delta is None:
-            a, b = _linear(f.args[0])
+            a, b = linear_form(f.args[0])
             heav = -b / a
             heav_flip = bool(a < 0)
         elif isinstance(f, sp.DiracDelta) and len(f.args) == 1 and delta is None and heav is None:
-            a, b = _linear(f.args[0])
+            a, b = linear_form(f.args[0])
             delta = -b / a
             const += -sp.log(sp.Abs(a))
         else:
-            raise _Fail(f"factor {f}")
+            raise NoClosedForm(f"factor {f}")
     if not (sp.re(beta) <= 0) in (True, sp.true) and beta != 0:
-        raise _Fail("exp(+x^2) growth")
+        raise NoClosedForm("exp(+x^2) growth")
     if sp.im(beta) != 0:
-        raise _Fail("complex Gaussian exponent")
+        raise NoClosedForm("complex Gaussian exponent")
     k = sp.exp(const)
     if delta is not None:
         val = (_x ** m * sp.exp(beta * _x ** 2 + alpha * _x)).subs(_x, delta)
@@ -153,7 +120,7 @@ def _classify(dep):
 def _diff(at):
     """The derivative of an atom, decomposed."""
     if at[5] is not None:
-        raise _Fail("derivative of a Dirac mass")
+        raise NoClosedForm("derivative of a Dirac mass")
     return _decompose(sp.diff(_atom_expr(at), _x))
 
 
@@ -161,7 +128,7 @@ _alpha = sp.Symbol("alpha_")
 
 
 def _mean1(at, mean, var):
-    """E[atom(X)], X ~ N(mean, var) (sympy), or raise _Fail."""
+    """E[atom(X)], X ~ N(mean, var) (sympy), or raise NoClosedForm."""
     m, beta, alpha, erf, heav, delta = at
     if delta is not None:
         return sp.exp(-(delta - mean) ** 2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
@@ -178,7 +145,7 @@ def _mean1(at, mean, var):
                 / sp.sqrt(1 - 2 * beta * var))
         return sp.diff(base, _alpha, m).subs(_alpha, alpha) if m else base.subs(_alpha, alpha)
     if not plain:
-        raise _Fail("exp times erf/Heaviside")
+        raise NoClosedForm("exp times erf/Heaviside")
     if m > 0:
         # Stein's identity: E[X R(X)] = mean E[R(X)] + var E[R'(X)]
         rest = _atom(m - 1, beta, alpha, erf, heav)
@@ -191,7 +158,7 @@ def _mean1(at, mean, var):
         return sp.erf((a * mean + b) / sp.sqrt(1 + 2 * a ** 2 * var))
     if heav is not None and erf is None:
         return sp.erfc((heav - mean) / sp.sqrt(2 * var)) / 2
-    raise _Fail("erf times Heaviside")
+    raise NoClosedForm("erf times Heaviside")
 
 
 def _is_plain_poly(at):
@@ -223,7 +190,7 @@ _MAX_DEPTH = 4
 
 
 def _pair(f, g, depth=0):
-    """K_{f,g}(q1, q2, c) = E[f(u) g(v)] for atoms f, g; sympy, or raise _Fail."""
+    """K_{f,g}(q1, q2, c) = E[f(u) g(v)] for atoms f, g; sympy, or raise NoClosedForm."""
     return _pair_cached(f, g, depth)
 
 
@@ -260,7 +227,7 @@ def _pair_cached(f, g, depth):
             fj = nxt
         return total
     if depth >= _MAX_DEPTH:
-        raise _Fail("Price recursion too deep")
+        raise NoClosedForm("Price recursion too deep")
     # Price's theorem: K_{f,g}(c) = E[f] E[g] + int_0^c K_{f',g'}(t) dt
     integrand = sp.S.Zero
     for a, ca in _diff(f).items():
@@ -269,7 +236,7 @@ def _pair_cached(f, g, depth):
     integrand = sp.simplify(integrand.subs(c, _t))
     prim = sp.integrate(integrand, (_t, 0, c), conds="none")
     if prim.has(sp.Integral) or prim.has(sp.Piecewise):
-        raise _Fail("integral in c")
+        raise NoClosedForm("integral in c")
     return _mean1(f, 0, q1) * _mean1(g, 0, q2) + prim
 
 
@@ -287,7 +254,7 @@ def _derive_closed_form(expr):
                     total += wi * wj * kij
                 else:
                     total += wi * wj * (kij + _swap(kij))
-    except (_Fail, sp.PolynomialError, ValueError, TypeError, NotImplementedError):
+    except (NoClosedForm, sp.PolynomialError, ValueError, TypeError, NotImplementedError):
         return None
     total = sp.expand(total)
     if total.has(sp.I):
@@ -341,7 +308,7 @@ def _float64_form(expr):
 
 def _compile_float64(expr):
     e = _float64_form(expr)
-    fn = sp.lambdify((q1, q2, c, _D), e, modules=["numpy"])
+    fn = to_numpy(e, (q1, q2, c, _D))
 
     def evaluate(a, b, cc):
         d = np.maximum(_two_prod_diff(a, b, cc), 0.0)

@@ -10,10 +10,10 @@ import threading
 import numpy as np
 import sympy as sp
 
-from ..activations import activation
 from .._kernels import gram as _gram
 from .._kernels.mehler import _mehler_exact_kernel, _mehler_table_kernel
 from .._kernels.quadrature import _nb_quad_kernel
+from ..activations import activation
 from .base import (
     _C_SLACK,
     _EPS,
@@ -30,7 +30,14 @@ from .closed_form import (
     _verify_closed,
     _with_work_budget,
 )
-from .mehler import _FEW_DISTINCT, _MEHLER_DEGREE, _TABLE_P, _MehlerTable, nu_error, series_tables
+from .mehler import (
+    _FEW_DISTINCT,
+    _MEHLER_DEGREE,
+    _TABLE_P,
+    _MehlerTable,
+    nu_error,
+    series_tables,
+)
 from .precise import _precise_scalar
 from .quadrature import _NB_FEATURES, _NB_RULES, _numba_sigma, _quad_kernel
 

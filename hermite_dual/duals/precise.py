@@ -13,128 +13,8 @@ import math
 import sympy as sp
 
 from ..activations import x as _x
+from ..symbolic.arb import to_arb
 from .quadrature import _profile
-
-# ---------------------------------------------------------------------------
-# the oracle: ball arithmetic (python-flint arb), independent of the float64 code
-# ---------------------------------------------------------------------------
-
-def _arb_compile(expr):
-    """Compile a sympy expression in x into a function arb -> arb (a tree of closures)."""
-    from flint import arb
-
-    def num(v):
-        if v.is_Integer:
-            return arb(int(v))
-        if v.is_Rational:
-            return arb(int(v.p)) / int(v.q)
-        if v is sp.pi:
-            return arb.pi()
-        if v is sp.E:
-            return arb(1).exp()
-        if v.is_Float:
-            return arb(sp.Rational(v).p) / int(sp.Rational(v).q)
-        raise ValueError(f"cannot evaluate constant {sp.sstr(v)!r} in ball arithmetic")
-
-    def decide(val):
-        """Sign of a ball; the midpoint decides when the ball straddles 0."""
-        if val > 0:
-            return 1
-        if val < 0:
-            return -1
-        m = float(val.mid())
-        return (m > 0) - (m < 0)
-
-    unary = {
-        sp.exp: lambda a: a.exp(), sp.log: lambda a: a.log(),
-        sp.tanh: lambda a: a.tanh(), sp.sinh: lambda a: a.sinh(),
-        sp.cosh: lambda a: a.cosh(), sp.sin: lambda a: a.sin(),
-        sp.cos: lambda a: a.cos(), sp.tan: lambda a: a.tan(),
-        sp.atan: lambda a: a.atan(), sp.asin: lambda a: a.asin(),
-        sp.acos: lambda a: a.acos(), sp.asinh: lambda a: a.asinh(),
-        sp.erf: lambda a: a.erf(), sp.erfc: lambda a: a.erfc(),
-        sp.Abs: lambda a: abs(a),
-        sp.sign: lambda a: arb(decide(a)),
-    }
-
-    def build(e):
-        if e == _x:
-            return lambda z: z
-        if e.is_Number or e in (sp.pi, sp.E):
-            val = num(e)
-            return lambda z: val
-        if e.is_Add:
-            parts = [build(a) for a in e.args]
-            return lambda z: sum((p(z) for p in parts[1:]), parts[0](z))
-        if e.is_Mul:
-            parts = [build(a) for a in e.args]
-
-            def mul(z):
-                r = parts[0](z)
-                for p in parts[1:]:
-                    r = r * p(z)
-                return r
-            return mul
-        if e.is_Pow:
-            base = build(e.args[0])
-            ex = e.args[1]
-            if ex.is_Integer:
-                k = int(ex)
-                return lambda z: base(z) ** k
-            if ex == sp.S.Half:
-                return lambda z: base(z).sqrt()
-            expo = build(ex)
-            return lambda z: (expo(z) * base(z).log()).exp()
-        if isinstance(e, sp.Heaviside):
-            arg = build(e.args[0])
-            h0 = num(e.args[1]) if len(e.args) > 1 else arb(1) / 2
-            return lambda z: (lambda s: arb(1) if s > 0 else (arb(0) if s < 0 else h0))(
-                decide(arg(z)))
-        if isinstance(e, (sp.Max, sp.Min)):
-            parts = [build(a) for a in e.args]
-            pick = max if isinstance(e, sp.Max) else min
-
-            def mm(z):
-                vals = [p(z) for p in parts]
-                return pick(vals, key=lambda v: float(v.mid()))
-            return mm
-        if isinstance(e, sp.Piecewise):
-            pieces = [(build(ex), cond) for ex, cond in e.args]
-            conds = []
-            for ex, cond in pieces:
-                if cond is sp.true:
-                    conds.append((ex, None))
-                else:
-                    rel = cond
-                    if not isinstance(rel, sp.core.relational.Relational):
-                        raise ValueError(f"cannot evaluate condition {sp.sstr(cond)!r}")
-                    lhs = build(rel.lhs - rel.rhs)
-                    conds.append((ex, (lhs, type(rel))))
-
-            def pw(z):
-                for ex, cnd in conds:
-                    if cnd is None:
-                        return ex(z)
-                    lhs, kind = cnd
-                    s = decide(lhs(z))
-                    ok = {sp.StrictGreaterThan: s > 0, sp.GreaterThan: s >= 0,
-                          sp.StrictLessThan: s < 0, sp.LessThan: s <= 0}[kind]
-                    if ok:
-                        return ex(z)
-                raise ValueError("Piecewise without a matching branch")
-            return pw
-        func = unary.get(type(e))
-        if func is None:
-            for k, f in unary.items():
-                if isinstance(e, k):
-                    func = f
-                    break
-        if func is not None and len(e.args) == 1:
-            arg = build(e.args[0])
-            return lambda z: func(arg(z))
-        raise ValueError(f"cannot evaluate {sp.sstr(e)!r} in ball arithmetic")
-
-    return build(expr)
 
 
 @functools.lru_cache(maxsize=64)
@@ -211,7 +91,7 @@ def _precise_value(expr, kinks, q1v, q2v, cv, dps, n, allow_gh=True):
     old = ctx.prec
     ctx.prec = prec
     try:
-        f = _arb_compile(expr)
+        f = to_arb(expr, strict=False)
         nodes, weights = _arb_gl(n, prec)
         A, B, C = arb(q1v), arb(q2v), arb(cv)      # the exact binary inputs
         D = A * B - C * C
@@ -262,7 +142,7 @@ def _precise_value(expr, kinks, q1v, q2v, cv, dps, n, allow_gh=True):
         taylor_t = 10.0 ** (-(dps + 4) / 4.0)
         if 0.0 < tf < taylor_t:
             try:
-                f2 = _arb_compile(sp.diff(expr, _x, 2))
+                f2 = to_arb(sp.diff(expr, _x, 2), strict=False)
             except ValueError:
                 f2 = None
         if tf < 1e-2:

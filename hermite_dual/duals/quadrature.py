@@ -10,12 +10,11 @@ from __future__ import annotations
 import functools
 import math
 
-import numba
 import numpy as np
 import sympy as sp
 
 from ..activations import Activation
-from ..activations import x as _x
+from ..symbolic.numeric import to_mpmath, to_numba
 from .base import _EPS, _two_prod_diff
 
 # ---------------------------------------------------------------------------
@@ -107,7 +106,7 @@ def _profile(expr):
     mpmath between |x| = 60 and 120, and whether sigma has trigonometric factors (then
     the feature grid is uniform instead of concentrated near the origin)."""
     import mpmath
-    f = sp.lambdify(_x, expr, modules="mpmath")
+    f = to_mpmath(expr)
     rate = 0.0
     with mpmath.workdps(30):
         for s in (1, -1):
@@ -169,8 +168,7 @@ def _numba_sigma(act):
     kernels below), or None when its expression does not compile or disagrees with the
     numpy callable."""
     try:
-        src_fn = sp.lambdify(_x, act.expr, modules="math")
-        fn = numba.cfunc("float64(float64)")(src_fn)
+        fn = to_numba(act.expr)
         probe = np.array([-3.1, -0.7, 0.0, 0.4, 2.2, 35.0, -35.0])
         got = np.array([fn.ctypes(float(v)) for v in probe])
         ref = act(probe)

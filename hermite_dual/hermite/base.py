@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..activations import Activation, activation
-from ..activations import x as _x
 from .._kernels.hermite import _he_orthonormal_kernel
+from ..activations import Activation, activation
+from ..symbolic.numeric import to_mpmath
 
 _METHODS = ("fast", "precise", "exact")
 _MAX_DEGREE = 1200
@@ -121,7 +121,7 @@ def _growth_rate(expr):
     """g = limsup log|sigma(x)| / x^2 as |x| -> oo (0 for polynomial or exp-linear growth)."""
     import mpmath
 
-    fn = sp.lambdify(_x, expr, modules=["mpmath"])
+    fn = to_mpmath(expr)
     rates = []
     with mpmath.workdps(30):
         for side in (1, -1):

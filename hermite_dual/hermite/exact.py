@@ -15,6 +15,7 @@ import sympy as sp
 
 from .._util.deadline import WorkBudgetExceeded, from_seconds
 from ..activations import x as _x
+from ..symbolic.rewrite import NoClosedForm, linear_form, piecewise_to_heaviside
 from .base import (
     HermiteExpansion,
     _check_limit,
@@ -41,10 +42,6 @@ from .precise import _precise_expansion
 _EXACT_BUDGET = 5.0
 
 
-class _NoClosedForm(Exception):
-    """Raised inside the exact engine when a term has no rule."""
-
-
 def _poly_add(p, r, c=1):
     out = dict(p)
     for n, v in r.items():
@@ -69,39 +66,11 @@ def _poly_mul_linear(p, a2, b):
     return {n: sp.expand(v) for n, v in out.items() if sp.expand(v) != 0}
 
 
-def _linear(arg):
-    """(l, e) with arg = l x + e, or raise."""
-    poly = sp.Poly(arg, _x) if arg.is_polynomial(_x) else None
-    if poly is None or poly.degree() != 1:
-        raise _NoClosedForm(f"argument {arg} is not linear in x")
-    l, e = sp.expand(arg).coeff(_x, 1), sp.expand(arg).coeff(_x, 0)
-    return sp.nsimplify(l) if l.is_Float else l, sp.nsimplify(e) if e.is_Float else e
-
-
-def _piecewise_to_heaviside(expr):
-    """Piecewise((e1, c1), ..., (en, True)) -> sums of Heaviside products (a.e. equal)."""
-    def conv(pw):
-        rest = sp.Integer(0)
-        for e, c in reversed(pw.args):
-            if c is sp.true:
-                rest = e
-                continue
-            if not isinstance(c, (sp.StrictGreaterThan, sp.GreaterThan,
-                                  sp.StrictLessThan, sp.LessThan)):
-                raise _NoClosedForm(f"Piecewise condition {c}")
-            g = c.lhs - c.rhs if isinstance(c, (sp.StrictGreaterThan, sp.GreaterThan)) \
-                else c.rhs - c.lhs
-            h = sp.Heaviside(g)
-            rest = e * h + rest * (1 - h)
-        return rest
-    return expr.replace(lambda e: isinstance(e, sp.Piecewise), conv)
-
-
 def _to_structured(expr):
-    """Decompose sigma into the structured dict, or raise _NoClosedForm."""
+    """Decompose sigma into the structured dict, or raise NoClosedForm."""
     e = expr
     if e.has(sp.Piecewise):
-        e = _piecewise_to_heaviside(e)
+        e = piecewise_to_heaviside(e)
     e = e.rewrite(sp.Heaviside) if e.has(sp.Max, sp.Min, sp.Abs, sp.sign) else e
     e = e.replace(lambda t: isinstance(t, sp.Heaviside), lambda t: sp.Heaviside(t.args[0]))
     e = e.rewrite(sp.exp) if e.has(sp.sin, sp.cos, sp.sinh, sp.cosh) else e
@@ -124,24 +93,24 @@ def _to_structured(expr):
             elif f.is_Pow and isinstance(f.base, sp.exp) and f.exp.is_Integer:
                 ex += f.exp * f.base.args[0]
             elif isinstance(f, sp.erf) and special is None:
-                special = ("erf", *_linear(f.args[0]))
+                special = ("erf", *linear_form(f.args[0]))
             elif isinstance(f, sp.Heaviside) or (f.is_Pow and isinstance(f.base, sp.Heaviside)
                                                  and f.exp.is_Integer and f.exp > 0):
                 h = f if isinstance(f, sp.Heaviside) else f.base
-                new = ("H", *_linear(h.args[0]))
+                new = ("H", *linear_form(h.args[0]))
                 if special is not None and special != new:
                     if special[0] != "H" or sp.simplify(special[2] / special[1]
                                                         - new[2] / new[1]) != 0:
-                        raise _NoClosedForm(f"product {term}")
+                        raise NoClosedForm(f"product {term}")
                     if sp.sign(special[1]) != sp.sign(new[1]):
                         coeff = sp.Integer(0)      # disjoint half-lines: zero a.e.
                     continue
                 special = new
             else:
-                raise _NoClosedForm(f"factor {f}")
+                raise NoClosedForm(f"factor {f}")
         ex = sp.expand(ex)
         if not ex.is_polynomial(_x) or sp.Poly(ex, _x).degree() > 2:
-            raise _NoClosedForm(f"exponent {ex}")
+            raise NoClosedForm(f"exponent {ex}")
         if coeff == 0:
             continue
         key = (ex.coeff(_x, 2), ex.coeff(_x, 1), ex.coeff(_x, 0), special or ("1",))
@@ -194,7 +163,7 @@ def _expect_key(key, p, q):
         if A2.is_number and A2 < 0:
             pass
         else:
-            raise _NoClosedForm("growth exp(A x^2) with A >= 1/(2q)")
+            raise NoClosedForm("growth exp(A x^2) with A >= 1/(2q)")
     s = sp.simplify(-1 / (2 * A2))
     m = B * s
     pref = sp.exp(C + B**2 * s / 2) * sp.sqrt(s / q)
@@ -205,11 +174,11 @@ def _expect_key(key, p, q):
     if F[0] == "H":
         _, al, be = F
         if not al.is_number or not al.is_real or al == 0:
-            raise _NoClosedForm(f"Heaviside slope {al}")
+            raise NoClosedForm(f"Heaviside slope {al}")
         if B.has(sp.I):
             # half-line integrals of exp(i c x) phi are erf of complex arguments: no
             # elementary real closed form (and sympy's rewriting of them is very slow)
-            raise _NoClosedForm("half-line integral of an oscillating term")
+            raise NoClosedForm("half-line integral of an oscillating term")
         x0 = -be / al
         lo, hi = (x0, sp.oo) if al > 0 else (-sp.oo, x0)
 
@@ -238,7 +207,7 @@ def _expect_key(key, p, q):
     if F[0] == "D":
         _, al, be, j = F
         if not al.is_number or not al.is_real or al == 0:
-            raise _NoClosedForm(f"DiracDelta slope {al}")
+            raise NoClosedForm(f"DiracDelta slope {al}")
         x0 = -be / al
         # int p(x) G(x) delta^(j)(al x + be) dx = (-1)^j |al|^-1 al^-j (p G)^(j)(x0),
         # G = pref * N(m, s) density; G^(i) = G (-1)^i s^(-i/2) He_i((x - m)/sqrt(s)).
@@ -258,7 +227,7 @@ def _expect_key(key, p, q):
                 * He[order]
             pd = _poly_deriv(pd)
         return (-1) ** j / abs(al) / al ** j * G0 * total
-    raise _NoClosedForm(f"kind {F}")  # pragma: no cover - keys are built above
+    raise NoClosedForm(f"kind {F}")  # pragma: no cover - keys are built above
 
 
 def _gauss_integral_poly(n, m, s, a, b, c):
@@ -313,12 +282,12 @@ def _verify_exact(act, coeffs, nu, q, sym):
         for k, c in enumerate(coeffs):
             val = complex(sp.N(c.subs(subs), 30))
             if abs(val.imag) > 1e-12 * sc or abs(val.real - A[0, k]) > 1e-10 * sc + 100 * err[0, k]:
-                raise _NoClosedForm(f"verification failed for a_{k}: closed form "
+                raise NoClosedForm(f"verification failed for a_{k}: closed form "
                                     f"{val!r} vs numerical {A[0, k]!r}")
         if nu is not None:
             val = complex(sp.N(nu.subs(subs), 30))
             if abs(val.real - nu_f[0]) > 1e-10 * sc * sc + 100 * nu_err[0]:
-                raise _NoClosedForm(f"verification failed for nu: {val!r} vs {nu_f[0]!r}")
+                raise NoClosedForm(f"verification failed for nu: {val!r} vs {nu_f[0]!r}")
 
 
 def _exact_expansion(act, degree, q, budget=None):
@@ -332,10 +301,10 @@ def _exact_expansion(act, degree, q, budget=None):
             coeffs = _exact_coefficients(act, degree, qq)
             try:
                 nu = _exact_norm2(act, qq)
-            except _NoClosedForm:
+            except NoClosedForm:
                 nu = None
         _verify_exact(act, coeffs, nu, qq, sym)
-    except _NoClosedForm as exc:
+    except NoClosedForm as exc:
         raise ValueError(f"no closed form found for the Hermite coefficients of activation "
                          f"{act.name!r} ({exc}); use method='precise' or 'fast'") from None
     except WorkBudgetExceeded:

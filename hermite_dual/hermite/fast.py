@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from ..activations import activation
 from .._kernels.hermite import _hmax_kernel, _panel_moments_kernel, _scatter_add_kernel
+from ..activations import activation
 from .base import HermiteExpansion, _check_degree, _check_qs, square_integrable_limit
 
 # fast-path quadrature parameters

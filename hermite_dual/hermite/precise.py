@@ -12,8 +12,8 @@ import math
 import numpy as np
 import sympy as sp
 
-from ..activations import x as _x
 from .._kernels.hermite import _hmax_kernel
+from ..symbolic.numeric import to_mpmath
 from .base import HermiteExpansion, _check_limit, _check_q_precise
 from .fast import _fast_table, _gl
 
@@ -54,18 +54,9 @@ def _gl_mp(n, prec):
     return tuple(nodes), tuple(weights)
 
 
-def _heaviside_mp(v, h0=None):
-    import mpmath
-    if v > 0:
-        return mpmath.mpf(1)
-    if v < 0:
-        return mpmath.mpf(0)
-    return mpmath.mpf(0.5) if h0 is None else mpmath.mpf(h0)
-
-
 @functools.lru_cache(maxsize=256)
 def _mp_callable(expr):
-    return sp.lambdify(_x, expr, modules=[{"Heaviside": _heaviside_mp}, "mpmath"])
+    return to_mpmath(expr)
 
 
 @functools.lru_cache(maxsize=None)

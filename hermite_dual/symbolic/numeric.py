@@ -1,0 +1,123 @@
+"""The one sympy -> callable compiler for float64 (numpy, numba) and mpmath backends.
+
+* :func:`to_numpy` - a numpy-broadcasting float64 function.  numpy has no ``erf``: a
+  numba-vectorised ``math.erf``/``math.erfc`` (compiled once, cached outside the
+  package) serves every generated callable, or ``math.erf`` through ``np.frompyfunc``
+  with ``jit=False`` (no compilation; the conditions checker's seeding grid);
+  ``Heaviside``, ``Max`` and ``Min`` broadcast.
+* :func:`to_numba` - a numba ``cfunc`` ``float64(float64)``, a first-class function
+  for the cached quadrature kernels of :mod:`hermite_dual._kernels`.
+* :func:`to_mpmath` - an mpmath function at the working precision, ``Heaviside``
+  with its value at 0.
+
+The arb backend (rigorous balls) is :mod:`hermite_dual.symbolic.arb`.
+
+>>> import numpy as np, sympy as sp
+>>> from hermite_dual.library import x
+>>> to_numpy(sp.erf(x) + sp.Max(x, 0))(np.array([-1.0, 2.0])).round(6)
+array([-0.842701,  2.995322])
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import sympy as sp
+
+from ..library import x
+
+__all__ = ["to_numpy", "to_numba", "to_mpmath"]
+
+@functools.lru_cache(maxsize=None)
+def _numba_ufuncs():
+    """Vectorized erf/erfc compiled once by numba (numpy has no erf)."""
+    import numba
+
+    @numba.vectorize(["float64(float64)"], cache=True)
+    def _erf(v):  # pragma: no cover - compiled
+        return math.erf(v)
+
+    @numba.vectorize(["float64(float64)"], cache=True)
+    def _erfc(v):  # pragma: no cover - compiled
+        return math.erfc(v)
+
+    return _erf, _erfc
+
+
+def _np_erf(v):
+    return _numba_ufuncs()[0](np.asarray(v, dtype=np.float64))
+
+
+def _np_erfc(v):
+    return _numba_ufuncs()[1](np.asarray(v, dtype=np.float64))
+
+
+def _np_heaviside(v, h0=0.5):
+    return np.heaviside(np.asarray(v, dtype=np.float64), h0)
+
+
+def _np_max(*args):
+    return functools.reduce(np.maximum, args)
+
+
+def _np_min(*args):
+    return functools.reduce(np.minimum, args)
+
+
+_LAMBDIFY_MODULES = [
+    {
+        "erf": _np_erf,
+        "erfc": _np_erfc,
+        "Heaviside": _np_heaviside,
+        "Max": _np_max,
+        "Min": _np_min,
+        "amax": _np_max,
+        "amin": _np_min,
+    },
+    "numpy",
+]
+
+
+_vec_erf = np.frompyfunc(math.erf, 1, 1)
+_vec_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+_PLAIN_MODULES = [
+    dict(_LAMBDIFY_MODULES[0],
+         erf=lambda v: np.asarray(_vec_erf(v), dtype=float),
+         erfc=lambda v: np.asarray(_vec_erfc(v), dtype=float)),
+    "numpy",
+]
+
+
+def to_numpy(expr, variables=(x,), *, jit=True):
+    """A float64 numpy function of ``variables`` (default ``x``) computing ``expr``.
+
+    ``jit=False`` evaluates erf/erfc with ``math.erf`` elementwise instead of the numba
+    ufunc (slower per point, no compilation on first use).  No validation, no
+    broadcasting of constant results: callers shape the output.
+    """
+    variables = tuple(variables)
+    return sp.lambdify(variables if len(variables) > 1 else variables[0], expr,
+                       modules=_LAMBDIFY_MODULES if jit else _PLAIN_MODULES)
+
+
+def to_numba(expr):
+    """``expr`` in ``x`` as a numba ``cfunc`` ``float64(float64)`` (raises if it cannot)."""
+    import numba
+    return numba.cfunc("float64(float64)")(sp.lambdify(x, expr, modules="math"))
+
+
+def _heaviside_mp(v, h0=None):
+    import mpmath
+    if v > 0:
+        return mpmath.mpf(1)
+    if v < 0:
+        return mpmath.mpf(0)
+    return mpmath.mpf(0.5) if h0 is None else mpmath.mpf(h0)
+
+
+def to_mpmath(expr):
+    """``expr`` in ``x`` as an mpmath function (evaluates at the caller's ``mp.dps``)."""
+    return sp.lambdify(x, expr, modules=[{"Heaviside": _heaviside_mp}, "mpmath"])
