@@ -103,7 +103,7 @@ def _stable_sigmoid(v):
 
 def _stable_gelu(v):
     # x (1 + erf(x/sqrt 2))/2 cancels for x << 0; erfc keeps full relative accuracy
-    from .symbolic.numeric import _np_erfc
+    from ._kernels.ufuncs import _np_erfc
     return 0.5 * v * _np_erfc(-v / math.sqrt(2.0))
 
 

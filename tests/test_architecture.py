@@ -116,3 +116,72 @@ def test_check_json_writes_null_for_non_finite(capsys):
         '_nonfinite": "inf"', "")
     first = data["sup_first"]
     assert first["value"] is None and first["value_nonfinite"] == "inf"
+
+
+# ---------------------------------------------------------------------------
+# the layout: module sizes, one-way layers, imports that resolve
+# ---------------------------------------------------------------------------
+
+import ast  # noqa: E402
+import importlib  # noqa: E402
+import pathlib  # noqa: E402
+
+PKG = pathlib.Path(hd.__file__).parent
+#: docs/design.md's layers, top (imported by everything) to bottom (imports everything)
+LAYERS = [("_util", "_warnings", "_json"), ("_kernels",), ("library",), ("symbolic",),
+          ("activations", "hostile"), ("hermite",), ("duals",), ("conditions",),
+          ("eigen",), ("equilibrium",), ("deq", "data"), ("testing", "audit"),
+          ("plotting",), ("report",), ("cli",)]
+#: the one upward import, lazy: TrainingRun.plot(path) is the public API's convenience
+UPWARD_OK = {("hermite_dual.deq.run", "plotting")}
+
+
+def _relative_imports():
+    for f in sorted(PKG.rglob("*.py")):
+        parts = ("hermite_dual",) + f.relative_to(PKG).with_suffix("").parts
+        pkg = list(parts[:-1])
+        name = ".".join(parts[:-1] if f.name == "__init__.py" else parts)
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = pkg[: len(pkg) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+                yield f, name, node, target
+
+
+def test_no_module_is_longer_than_about_600_lines():
+    long = {str(f.relative_to(PKG)): n for f in PKG.rglob("*.py")
+            if (n := len(f.read_text(encoding="utf-8").splitlines())) > 620}
+    assert long == {}
+
+
+def test_layers_import_only_the_layers_above_them():
+    rank = {n: i for i, names in enumerate(LAYERS) for n in names}
+    tops = {p.stem if p.is_file() else p.name for p in PKG.iterdir()
+            if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+            and not p.name.startswith(("__", "."))}
+    assert tops <= set(rank), f"add {sorted(tops - set(rank))} to LAYERS (and docs/design.md)"
+    upward = set()
+    for _f, name, node, target in _relative_imports():
+        me = name.split(".")[1] if "." in name else None
+        targets = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+        for t in targets:
+            other = t.split(".")[1] if "." in t else None
+            if me in rank and other in rank and rank[other] > rank[me]:
+                upward.add((name, other))
+    assert upward == UPWARD_OK
+
+
+def test_every_relative_import_resolves():
+    """Function-local imports run only when called; a moved name would fail late."""
+    missing = []
+    for f, _name, node, target in _relative_imports():
+        if f.name == "__main__.py":
+            continue
+        mod = importlib.import_module(target)
+        for a in node.names:
+            if a.name != "*" and not hasattr(mod, a.name):
+                try:
+                    importlib.import_module(f"{target}.{a.name}")
+                except ImportError:
+                    missing.append((str(f.relative_to(PKG)), node.lineno, a.name))
+    assert missing == []

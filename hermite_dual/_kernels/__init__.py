@@ -13,13 +13,22 @@ in importable modules, so they pickle to Dask workers.
   for :mod:`hermite_dual.hermite`;
 * :mod:`.mehler` - Mehler-series evaluation over interpolated coefficient tables
   (MATH §3), for :class:`hermite_dual.DualKernel`;
-* :mod:`.quadrature` - the bivariate Gauss-Legendre quadrature of K_sigma (MATH §3).
+* :mod:`.quadrature` - the bivariate Gauss-Legendre quadrature of K_sigma (MATH §3);
+* :mod:`.ufuncs` - vectorised ``erf``/``erfc`` for the generated float64 callables.
+
+Nothing is imported eagerly (numba's import costs ~0.3 s, and ``import hermite_dual``
+must stay cheap); the equilibrium kernels' names resolve on the package lazily, so
+``hermite_dual._kernels.KIND_RELU`` still works.
 """
 
-from .gram import *  # noqa: F401,F403 - the equilibrium kernels, under their old names
-from .gram import __all__ as _gram_all
-from .mehler import (_interp_rows, _lagrange_weights, _mehler_exact_kernel,  # noqa: F401
-                     _mehler_table_kernel, mehler_rows, mehler_rows_value)
-from .quadrature import _nb_inner, _nb_point, _nb_quad_kernel  # noqa: F401
 
-__all__ = list(_gram_all)
+def __getattr__(name):
+    import importlib
+    if name.startswith("__") or name in ("gram", "hermite", "mehler", "quadrature", "ufuncs"):
+        raise AttributeError(name)
+    gram = importlib.import_module(".gram", __name__)
+    try:
+        return getattr(gram, name)
+    except AttributeError:
+        raise AttributeError(f"module 'hermite_dual._kernels' has no attribute {name!r}") \
+            from None

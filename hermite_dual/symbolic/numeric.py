@@ -26,33 +26,10 @@ import math
 import numpy as np
 import sympy as sp
 
+from .._kernels.ufuncs import _np_erf, _np_erfc
 from ..library import x
 
 __all__ = ["to_numpy", "to_numba", "to_mpmath"]
-
-@functools.lru_cache(maxsize=None)
-def _numba_ufuncs():
-    """Vectorized erf/erfc compiled once by numba (numpy has no erf)."""
-    import numba
-
-    @numba.vectorize(["float64(float64)"], cache=True)
-    def _erf(v):  # pragma: no cover - compiled
-        return math.erf(v)
-
-    @numba.vectorize(["float64(float64)"], cache=True)
-    def _erfc(v):  # pragma: no cover - compiled
-        return math.erfc(v)
-
-    return _erf, _erfc
-
-
-def _np_erf(v):
-    return _numba_ufuncs()[0](np.asarray(v, dtype=np.float64))
-
-
-def _np_erfc(v):
-    return _numba_ufuncs()[1](np.asarray(v, dtype=np.float64))
-
 
 def _np_heaviside(v, h0=0.5):
     return np.heaviside(np.asarray(v, dtype=np.float64), h0)
