@@ -13,6 +13,9 @@ import pytest
 
 import hermite_dual as hd
 from hermite_dual._kernels import gram as kr
+from hermite_dual._kernels import tangent as kt
+
+NF = kr.NO_CLOSED_FORM     # the closed-form callables of KIND_COMPILED, unused here
 from hermite_dual.equilibrium.base import _series_tables
 
 CLOSED = [kr.KIND_IDENTITY, kr.KIND_RELU, kr.KIND_STEP, kr.KIND_ERF, kr.KIND_SIN,
@@ -56,7 +59,7 @@ def test_closed_kernel_against_quadrature(kind, q1, q2, rho):
     if name == "erf" and abs(rho) > 0.99:
         pytest.skip("Gauss-Hermite in longdouble is slow to converge for erf at |rho| ~ 1")
     c = rho * math.sqrt(q1 * q2)
-    v, dv, err = kr.closed_kernel(kind, q1, q2, c)
+    v, dv, err = kr.closed_kernel(kind, NF, NF, q1, q2, c)
     ref = _gh_reference(name, q1, q2, rho)
     scale = max(1.0, abs(ref))
     assert abs(v - ref) <= 1e-14 * scale
@@ -69,9 +72,9 @@ def test_closed_kernel_derivative_is_price(kind, q1, q2, rho):
     """dK/dc returned by the kernel equals a central difference (Price's theorem)."""
     c = rho * math.sqrt(q1 * q2)
     h = 1e-5
-    vp = kr.closed_kernel(kind, q1, q2, c + h)[0]
-    vm = kr.closed_kernel(kind, q1, q2, c - h)[0]
-    dv = kr.closed_kernel(kind, q1, q2, c)[1]
+    vp = kr.closed_kernel(kind, NF, NF, q1, q2, c + h)[0]
+    vm = kr.closed_kernel(kind, NF, NF, q1, q2, c - h)[0]
+    dv = kr.closed_kernel(kind, NF, NF, q1, q2, c)[1]
     assert dv == pytest.approx((vp - vm) / (2 * h), rel=1e-8, abs=1e-9)
 
 
@@ -84,7 +87,7 @@ def test_series_kernel_agrees_with_closed_form(name, kind):
     for rho in (-0.9, -0.3, 0.0, 0.2, 0.6, 0.95):
         c = rho * math.sqrt(qs[0] * qs[1])
         v, dv, err = kr.series_kernel(A, T, E, 0, 1, qs[0], qs[1], c)
-        ref = kr.closed_kernel(kind, qs[0], qs[1], c)[0]
+        ref = kr.closed_kernel(kind, NF, NF, qs[0], qs[1], c)[0]
         assert abs(v - ref) <= err + 1e-15
         if abs(rho) <= 0.6:
             assert abs(v - ref) <= 1e-14
@@ -104,9 +107,9 @@ def test_solve_entry_solves_the_fixed_point(kind):
     q = 2.3
     w2 = 0.08
     for g in (-1.5, -0.2, 0.0, 0.4, 1.9):
-        k, res, err, its, dv = kr.solve_entry(kind, kr_dummy, kr_dummy, kr_dummy, 0, 0, q, q, g,
+        k, res, err, its, dv = kr.solve_entry(kind, NF, NF, kr_dummy, kr_dummy, kr_dummy, 0, 0, q, q, g,
                                               w2, 0.0, 100, 1.0)
-        v = kr.closed_kernel(kind, q, q, 2 * w2 * k + g)[0]
+        v = kr.closed_kernel(kind, NF, NF, q, q, 2 * w2 * k + g)[0]
         assert abs(k - v) <= 4e-16 * max(1.0, abs(k))
         assert res == abs(k - v)
         assert its <= 8
@@ -125,7 +128,8 @@ def test_compiled_matches_interpreted():
     rows = np.arange(n, dtype=np.int64)
     for kind in (kr.KIND_RELU, kr.KIND_ERF):
         for c in (-1.0, 0.3, 2.0):
-            assert kr.closed_kernel(kind, 2.0, 2.5, c) == kr.closed_kernel.py_func(kind, 2.0, 2.5, c)
+            assert (kr.closed_kernel(kind, NF, NF, 2.0, 2.5, c)
+                    == kr.closed_kernel.py_func(kind, NF, NF, 2.0, 2.5, c))
         out = []
         for fn in (kr.gram_general, kr.gram_general.py_func):
             Gc = G.copy()
@@ -133,7 +137,8 @@ def test_compiled_matches_interpreted():
             rr, re, ri, rd = np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n)
             kappa = np.full(n, 1.1)
             s = 2 * w2 * kappa + 2.0
-            fn(Gc, rows, rows, kappa, s, np.zeros(n, np.int64), w2, kind, kr_dummy, kr_dummy,
+            fn(Gc, rows, rows, kappa, s, np.zeros(n, np.int64), w2, kind, NF, NF, kr_dummy,
+               kr_dummy,
                kr_dummy, 50, K, rr, re, ri, rd)
             out.append((K, Gc, rr, ri))
         np.testing.assert_allclose(out[0][0], out[1][0], rtol=0, atol=4e-16)
@@ -152,10 +157,10 @@ def test_compiled_matches_interpreted():
     Kc = np.full((n, n), 0.3)
     s_pts = np.diag(S).copy()
     outs = []
-    for fn in (kr.kdot_theta, kr.kdot_theta.py_func):
+    for fn in (kt.kdot_theta, kt.kdot_theta.py_func):
         Kd, Th, rr = np.empty((n, n)), np.empty((n, n)), np.empty(n)
         fn(S, Kc, rows, rows, s_pts, np.full(n, 0.4), np.zeros(n, np.int64), w2,
-           kr.KIND_SERIES, A, T, Kd, Th, rr)
+           kr.KIND_SERIES, NF, NF, A, T, Kd, Th, rr)
         outs.append((Kd, Th, rr))
     for x, y in zip(*outs):
         np.testing.assert_allclose(x, y, rtol=1e-15, atol=1e-17)
@@ -174,7 +179,7 @@ def _relu_table(nint):
     arrs = [np.empty(nint + 1) for _ in range(5)]
     mid = np.empty(nint)
     its = np.zeros(nint + 1, dtype=np.int64)
-    kr.build_table(kr.KIND_RELU, kr_dummy, kr_dummy, kr_dummy, s, 2.0, w2, kappa, nint, 100,
+    kr.build_table(kr.KIND_RELU, NF, NF, kr_dummy, kr_dummy, kr_dummy, s, 2.0, w2, kappa, nint, 100,
                    arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], mid, its)
     return arrs[0], mid, s, w2, kappa
 
@@ -184,7 +189,7 @@ def test_build_table_matches_direct_solves():
     nint = 256
     F, mid, s, w2, kappa = _relu_table(nint)
     u = -1 + 2 * np.arange(nint + 1) / nint
-    direct = [kr.solve_entry(kr.KIND_RELU, kr_dummy, kr_dummy, kr_dummy, 0, 0, s, s, 2 * uu,
+    direct = [kr.solve_entry(kr.KIND_RELU, NF, NF, kr_dummy, kr_dummy, kr_dummy, 0, 0, s, s, 2 * uu,
                              w2, 0.0, 100, kappa)[0] for uu in u]
     np.testing.assert_allclose(F, direct, rtol=0, atol=1e-15)
     F2, mid2, *_ = _relu_table(2 * nint)
@@ -202,18 +207,18 @@ def test_kdot_table_matches_direct_evaluation():
     nint = 512
     F, mid, s, w2, kappa = _relu_table(nint)
     u = -1 + 2 * np.arange(nint + 1) / nint
-    dF = np.array([2 * kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * f + 2 * uu)[1]
-                   / (1 - 2 * w2 * kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * f + 2 * uu)[1])
+    dF = np.array([2 * kr.closed_kernel(kr.KIND_RELU, NF, NF, s, s, 2 * w2 * f + 2 * uu)[1]
+                   / (1 - 2 * w2 * kr.closed_kernel(kr.KIND_RELU, NF, NF, s, s, 2 * w2 * f + 2 * uu)[1])
                    for f, uu in zip(F, u)])
     H = np.empty(nint + 1)
     hmid = np.empty(nint)
-    kr.build_kdot_table(kr.KIND_RELU, kr_dummy, kr_dummy, s, 2.0, w2, F, dF, H, hmid)
-    for fn in (kr.build_kdot_table, kr.build_kdot_table.py_func):
+    kt.build_kdot_table(kr.KIND_RELU, NF, NF, kr_dummy, kr_dummy, s, 2.0, w2, F, dF, H, hmid)
+    for fn in (kt.build_kdot_table, kt.build_kdot_table.py_func):
         H2, m2 = np.empty(nint + 1), np.empty(nint)
-        fn(kr.KIND_RELU, kr_dummy, kr_dummy, s, 2.0, w2, F, dF, H2, m2)
+        fn(kr.KIND_RELU, NF, NF, kr_dummy, kr_dummy, s, 2.0, w2, F, dF, H2, m2)
         np.testing.assert_allclose(H2, H, rtol=0, atol=1e-16)
     np.testing.assert_allclose(
-        H, [kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * f + 2 * uu)[1] for f, uu in zip(F, u)],
+        H, [kr.closed_kernel(kr.KIND_RELU, NF, NF, s, s, 2 * w2 * f + 2 * uu)[1] for f, uu in zip(F, u)],
         rtol=0, atol=1e-16)
     inner = slice(nint // 8, -nint // 8)
     assert np.max(hmid[inner]) < 1e-9
@@ -221,8 +226,8 @@ def test_kdot_table_matches_direct_evaluation():
     for x in rng.uniform(-0.7, 0.7, 20):
         pos = (x + 1) * nint / 2
         m = int(pos)
-        exact = kr.closed_kernel(kr.KIND_RELU, s, s, 2 * w2 * kr.solve_entry(
-            kr.KIND_RELU, kr_dummy, kr_dummy, kr_dummy, 0, 0, s, s, 2 * x, w2, 0.0, 100,
+        exact = kr.closed_kernel(kr.KIND_RELU, NF, NF, s, s, 2 * w2 * kr.solve_entry(
+            kr.KIND_RELU, NF, NF, kr_dummy, kr_dummy, kr_dummy, 0, 0, s, s, 2 * x, w2, 0.0, 100,
             kappa)[0] + 2 * x)[1]
-        assert abs(kr._lagrange4(H, m, pos - m) - exact) <= 4 * max(hmid[m - 1:m + 2].max(),
+        assert abs(kt._lagrange4(H, m, pos - m) - exact) <= 4 * max(hmid[m - 1:m + 2].max(),
                                                                      1e-16)

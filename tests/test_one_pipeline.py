@@ -63,3 +63,29 @@ def test_a_closed_form_the_dual_layer_knows_is_the_one_the_gram_uses():
         ek = hd.population_gram(sphere_data(4, 3, seed=0)[0], name, 0.05)
         assert ek._kind == hd.dual(name).kernel_id
     assert hd.dual("tanh").kernel_id == gram.KIND_SERIES
+
+
+def test_a_derived_closed_form_evaluates_the_gram_matrix_too():
+    """sin(x) + x/2 has no hand-coded kernel id; its derived closed form (compiled to
+    numba, KIND_COMPILED) evaluates the Gram entries for unequal norms, and agrees with
+    the series route and with the dual kernel."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((200, 6))
+    X *= rng.uniform(0.6, 1.4, (200, 1)) * np.sqrt(6) / np.linalg.norm(X, axis=1, keepdims=True)
+    act = "sin(x) + 3*x/7"       # an expression no other test derives a closed form for
+    series = hd.population_gram(X[:40], act, 0.05)          # small n: the series
+    derived = hd.population_gram(X, act, 0.05)
+    assert series.kernel == "series" and derived.kernel == "derived"
+    sub = np.arange(40)
+    scale = np.sqrt(np.outer(np.diag(series.K), np.diag(series.K)))
+    assert np.max(np.abs(derived.K[np.ix_(sub, sub)] - series.K) / scale) <= 1e-13
+    S, K = derived.Sigma, derived.K
+    s = np.diag(S)
+    i, j = np.triu_indices(K.shape[0], 1)
+    ref = hd.dual(act).kernel(s[i], s[j], S[i, j])
+    assert np.max(np.abs(K[i, j] - ref) / np.sqrt(K[i, i] * K[j, j])) <= AGREE
+    # once the dual kernel holds the closed form, small problems use it as well
+    assert hd.population_gram(X[:40], act, 0.05).kernel == "derived"
+    # and the tangent kernel of the compiled form is K_{sigma'} by Price's theorem
+    np.testing.assert_allclose(derived.Kdot[np.ix_(sub, sub)], series.Kdot, rtol=1e-12,
+                               atol=1e-14)

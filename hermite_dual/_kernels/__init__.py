@@ -9,6 +9,8 @@ in importable modules, so they pickle to Dask workers.
 
 * :mod:`.gram` - closed-form and series kernel evaluation, entrywise fixed points,
   Gram tables of the equilibrium layer (MATH §5);
+* :mod:`.tangent` - the tangent kernel's Kdot and Theta (MATH §5), with the evaluators
+  of :mod:`.gram`;
 * :mod:`.hermite` - orthonormal Hermite polynomials and panel moments (MATH §1-§2),
   for :mod:`hermite_dual.hermite`;
 * :mod:`.mehler` - Mehler-series evaluation over interpolated coefficient tables
@@ -24,7 +26,7 @@ must stay cheap); the equilibrium kernels' names resolve on the package lazily, 
 
 def __getattr__(name):
     import importlib
-    if name.startswith("__") or name in ("gram", "hermite", "mehler", "quadrature", "ufuncs"):
+    if name.startswith("__") or name in ("gram", "hermite", "mehler", "quadrature", "tangent", "ufuncs"):
         raise AttributeError(name)
     gram = importlib.import_module(".gram", __name__)
     try:

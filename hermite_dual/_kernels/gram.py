@@ -19,7 +19,8 @@ Conventions (MATH §3 and §5):
   ``g = (2/d) x_i^T x_j``.
 
 >>> from hermite_dual import _kernels as kr
->>> v, dv, err = kr.closed_kernel(kr.KIND_RELU, 2.0, 2.0, 0.0)
+>>> nf = kr.NO_CLOSED_FORM       # the compiled closed form only KIND_COMPILED uses
+>>> v, dv, err = kr.closed_kernel(kr.KIND_RELU, nf, nf, 2.0, 2.0, 0.0)
 >>> round(v * np.pi, 12), dv   # relu: sqrt(q1 q2)/(2 pi) at rho = 0; K_step(0) = 1/4
 (1.0, 0.25)
 """
@@ -28,21 +29,22 @@ import math
 
 import numba
 import numpy as np
-
-from .mehler import mehler_rows, mehler_rows_value
 from numba import prange
 
+from .mehler import mehler_rows, mehler_rows_value
+
 __all__ = [
-    "KIND_SERIES", "KIND_IDENTITY", "KIND_RELU", "KIND_STEP", "KIND_ERF", "KIND_SIN",
+    "KIND_SERIES", "KIND_COMPILED", "CLOSED_FORM_SIG", "NO_CLOSED_FORM", "KIND_IDENTITY",
+    "KIND_RELU", "KIND_STEP", "KIND_ERF", "KIND_SIN",
     "KIND_COS", "KIND_GAUSSIAN", "KIND_EXP", "KIND_NAMES",
     "closed_kernel", "series_kernel", "series_value", "kernel_value", "kernel_eval",
     "solve_entry", "diag_nu",
-    "build_table", "gram_table", "gram_general", "kdot_theta", "build_kdot_table",
-    "kdot_theta_table", "find_parallel",
+    "build_table", "gram_table", "gram_general", "find_parallel",
     "max_offdiag_corr",
 ]
 
 KIND_SERIES = 0
+KIND_COMPILED = 9     # a derived closed form, compiled: fv, fd = K and dK/dc
 KIND_IDENTITY = 1
 KIND_RELU = 2
 KIND_STEP = 3
@@ -61,14 +63,59 @@ KIND_NAMES = {
 _EPS = 2.220446049250313e-16
 _PI = math.pi
 _TINY = 1e-300
+_SPLIT = 134217729.0  # 2^27 + 1
 
 _jit = numba.njit(cache=True, nogil=True)
 _pjit = numba.njit(cache=True, nogil=True, parallel=True)
 
 
 @_jit
-def closed_kernel(kind, q1, q2, c):
-    """Closed-form ``(K_sigma, K_{sigma'}, rounding estimate)`` at (q1, q2, c), by id."""
+def _two_prod_diff(a, b, cc):
+    """``a b - cc^2`` with Dekker's error-free products (exact to rounding near 0), >= 0."""
+    p = a * b
+    sa = _SPLIT * a
+    ah = sa - (sa - a)
+    al = a - ah
+    sb = _SPLIT * b
+    bh = sb - (sb - b)
+    bl = b - bh
+    ep = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    q = cc * cc
+    sc = _SPLIT * cc
+    ch = sc - (sc - cc)
+    cl = cc - ch
+    eq = ((ch * ch - q) + 2.0 * ch * cl) + cl * cl
+    d = (p - q) + (ep - eq)
+    return d if d > 0.0 else 0.0
+
+
+#: signature of the compiled closed forms handed to the kernels (KIND_COMPILED)
+CLOSED_FORM_SIG = "float64(float64, float64, float64, float64)"
+
+
+def _no_closed_form(q1, q2, c, d):  # pragma: no cover - compiled
+    return 0.0
+
+
+#: the fv/fd every id but KIND_COMPILED receives (never called)
+NO_CLOSED_FORM = numba.cfunc(CLOSED_FORM_SIG, cache=True)(_no_closed_form)
+
+
+@_jit
+def closed_kernel(kind, fv, fd, q1, q2, c):
+    """Closed-form ``(K_sigma, K_{sigma'}, rounding estimate)`` at (q1, q2, c), by id.
+
+    ``KIND_COMPILED``: ``fv(q1, q2, c, D)`` and ``fd(q1, q2, c, D)`` are a derived closed
+    form and its derivative in c (numba ``cfunc``s from the dual layer), with
+    ``D = q1 q2 - c^2`` from an error-free two-product; the estimate is the dual layer's,
+    ``64 eps max(sqrt(|K(q1,q1,q1) K(q2,q2,q2)|), |K|)``.  Other ids ignore fv, fd.
+    """
+    if kind == KIND_COMPILED:
+        d = _two_prod_diff(q1, q2, c)
+        v = fv(q1, q2, c, d)
+        dv = fd(q1, q2, c, d)
+        scale = math.sqrt(abs(fv(q1, q1, q1, 0.0) * fv(q2, q2, q2, 0.0)))
+        return v, dv, 64.0 * _EPS * max(scale, abs(v))
     if kind == KIND_IDENTITY:
         v, dv = c, 1.0
     elif kind == KIND_RELU or kind == KIND_STEP:
@@ -152,24 +199,24 @@ def series_value(A, T, i, j, q1, q2, c):
 
 
 @_jit
-def kernel_value(kind, A, T, i, j, q1, q2, c):
+def kernel_value(kind, fv, fd, A, T, i, j, q1, q2, c):
     """``(value, dvalue/dc)`` without error terms: series or closed form."""
     if kind == KIND_SERIES:
         return series_value(A, T, i, j, q1, q2, c)
-    v, dv, err = closed_kernel(kind, q1, q2, c)
+    v, dv, err = closed_kernel(kind, fv, fd, q1, q2, c)
     return v, dv
 
 
 @_jit
-def kernel_eval(kind, A, T, E, i, j, q1, q2, c):
+def kernel_eval(kind, fv, fd, A, T, E, i, j, q1, q2, c):
     """Dispatch: series kernel for ``KIND_SERIES``, closed form otherwise."""
     if kind == KIND_SERIES:
         return series_kernel(A, T, E, i, j, q1, q2, c)
-    return closed_kernel(kind, q1, q2, c)
+    return closed_kernel(kind, fv, fd, q1, q2, c)
 
 
 @_jit
-def solve_entry(kind, A, T, E, i, j, q1, q2, g, w2, k0, maxit, kscale):
+def solve_entry(kind, fv, fd, A, T, E, i, j, q1, q2, g, w2, k0, maxit, kscale):
     """Solve ``k = K(q1, q2, 2 w2 k + g)`` by safeguarded Newton from ``k0``.
 
     Stops when a Newton step is below ``2 eps (|k| + kscale)`` (``kscale``: the size of
@@ -189,7 +236,7 @@ def solve_entry(kind, A, T, E, i, j, q1, q2, g, w2, k0, maxit, kscale):
             c = r
         elif c < -r:
             c = -r
-        v, dv = kernel_value(kind, A, T, i, j, q1, q2, c)
+        v, dv = kernel_value(kind, fv, fd, A, T, i, j, q1, q2, c)
         its += 1
         f = k - v
         fp = 1.0 - 2.0 * w2 * dv
@@ -206,25 +253,25 @@ def solve_entry(kind, A, T, E, i, j, q1, q2, g, w2, k0, maxit, kscale):
         c = r
     elif c < -r:
         c = -r
-    v, dv, err = kernel_eval(kind, A, T, E, i, j, q1, q2, c)
+    v, dv, err = kernel_eval(kind, fv, fd, A, T, E, i, j, q1, q2, c)
     return k, abs(k - v), err, its, dv
 
 
 @_jit
-def diag_nu(kind, A, T, E, q):
+def diag_nu(kind, fv, fd, A, T, E, q):
     """``(nu(q_i), err_i)`` for every variance in ``q`` (closed forms only)."""
     n = q.shape[0]
     out = np.empty(n)
     err = np.empty(n)
     for i in range(n):
-        v, dv, e = kernel_eval(kind, A, T, E, i, i, q[i], q[i], q[i])
+        v, dv, e = kernel_eval(kind, fv, fd, A, T, E, i, i, q[i], q[i], q[i])
         out[i] = v
         err[i] = e
     return out, err
 
 
 @_pjit
-def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, node_err,
+def build_table(kind, fv, fd, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, node_err,
                 node_dv, mid_err, its_out):
     """Tabulate ``F(u) = K_ij`` as a function of ``u = g_ij / g0`` in [-1, 1].
 
@@ -242,8 +289,8 @@ def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, 
     for m in prange(nint + 1):
         u = -1.0 + m * h
         g = g0 * u
-        k0 = closed_start(kind, A, T, E, s, g)
-        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit,
+        k0 = closed_start(kind, fv, fd, A, T, E, s, g)
+        k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, 0, 0, s, s, g, w2, k0, maxit,
                                            kscale)
         F[m] = k
         den = 1.0 - 2.0 * w2 * dv
@@ -256,7 +303,7 @@ def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, 
         u = -1.0 + (m + 0.5) * h
         g = g0 * u
         k0 = 0.5 * (F[m] + F[m + 1])
-        k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0, maxit,
+        k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, 0, 0, s, s, g, w2, k0, maxit,
                                            kscale)
         interp = 0.5 * (F[m] + F[m + 1]) + 0.125 * h * (dF[m] - dF[m + 1])
         e = abs(interp - k) + res
@@ -266,7 +313,7 @@ def build_table(kind, A, T, E, s, g0, w2, kscale, nint, maxit, F, dF, node_res, 
 
 
 @_jit
-def closed_start(kind, A, T, E, s, g):
+def closed_start(kind, fv, fd, A, T, E, s, g):
     """Starting value for an entry solve: one step of the recursion from K = 0."""
     r = s
     c = g
@@ -274,12 +321,12 @@ def closed_start(kind, A, T, E, s, g):
         c = r
     elif c < -r:
         c = -r
-    v, dv = kernel_value(kind, A, T, 0, 0, s, s, c)
+    v, dv = kernel_value(kind, fv, fd, A, T, 0, 0, s, s, c)
     return v
 
 
 @_pjit
-def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, A, T, E, maxit,
+def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A, T, E, maxit,
                K, row_lo, row_hi, row_res, row_err, row_its, row_dv):
     """Equal-norm Gram block from the table; Sigma overwrites G in place.
 
@@ -332,7 +379,7 @@ def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, A, T, E, maxi
                 k0 = F[m] + (F[m + 1] - F[m]) * (x - m)
                 if not math.isfinite(k0):
                     k0 = 0.0
-                k, res, err, its, dv = solve_entry(kind, A, T, E, 0, 0, s, s, g, w2, k0,
+                k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, 0, 0, s, s, g, w2, k0,
                                                    maxit, kappa)
                 e = res + err
                 if not (e <= emax):
@@ -354,7 +401,7 @@ def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, A, T, E, maxi
 
 
 @_pjit
-def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, maxit, K, row_res,
+def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, fv, fd, A, T, E, maxit, K, row_res,
                  row_err, row_its, row_dv):
     """General-norm Gram block by entrywise Newton; Sigma overwrites G in place.
 
@@ -386,8 +433,8 @@ def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, maxit, K, row
                 c0 = -r
             pi = pidx[i]
             pj = pidx[j]
-            k0, dv0 = kernel_value(kind, A, T, pi, pj, s[i], s[j], c0)
-            k, res, err, its, dv = solve_entry(kind, A, T, E, pi, pj, s[i], s[j], g, w2,
+            k0, dv0 = kernel_value(kind, fv, fd, A, T, pi, pj, s[i], s[j], c0)
+            k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, pi, pj, s[i], s[j], g, w2,
                                                k0, maxit,
                                                math.sqrt(abs(kappa[i] * kappa[j])))
             e = res + err
@@ -405,142 +452,6 @@ def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, maxit, K, row
         row_err[a] = emax
         row_its[a] = imax
         row_dv[a] = dmax
-
-
-@_pjit
-def kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, A, T, Kdot, Theta, row_rho):
-    """``Kdot = K_{sigma'}(s_i, s_j, Sigma_ij)`` and ``Theta = K (1 + B)``.
-
-    ``B = Kdot / (1 - 2 w2 Kdot)`` (MATH section 5).  With ``kind`` a closed-form id the
-    derivative kernel comes from Price's theorem (``dK/dc``); with ``KIND_SERIES`` the
-    tables ``A, T`` (row ``pidx[i]`` for point i) are those of sigma' and the Mehler
-    series is summed (:func:`series_value`).  On the diagonal
-    ``Kdot_ii = kdiag[i] = nu_{sigma'}(s_i)`` (integrated directly, no truncation).
-    ``row_rho[a]`` receives the largest off-diagonal ``|rho|`` of row a: every error
-    term of the series grows with ``|rho|``, so the caller bounds the error there.
-    """
-    nr = rows.shape[0]
-    nc = cols.shape[0]
-    for a in prange(nr):
-        i = rows[a]
-        rmax = 0.0
-        for b in range(nc):
-            j = cols[b]
-            c = Sig[a, b]
-            if i == j:
-                v = kdiag[i]
-            else:
-                r = math.sqrt(s[i] * s[j])
-                rho = abs(c) / r
-                if rho > rmax:
-                    rmax = rho
-                if kind == KIND_SERIES:
-                    v, dv = series_value(A, T, pidx[i], pidx[j], s[i], s[j], c)
-                else:
-                    vv, v, e0 = closed_kernel(kind, s[i], s[j], c)
-            Kdot[a, b] = v
-            Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
-        row_rho[a] = min(rmax, 1.0)
-
-
-@_jit
-def _lagrange4(H, m, t):
-    """Cubic Lagrange interpolation of ``H`` in interval m at fraction t (4 nodes)."""
-    nint = H.shape[0] - 1
-    j0 = m - 1
-    if j0 < 0:
-        j0 = 0
-    elif j0 > nint - 3:
-        j0 = nint - 3
-    y = m + t - j0
-    return (-(y - 1.0) * (y - 2.0) * (y - 3.0) / 6.0 * H[j0]
-            + y * (y - 2.0) * (y - 3.0) / 2.0 * H[j0 + 1]
-            - y * (y - 1.0) * (y - 3.0) / 2.0 * H[j0 + 2]
-            + y * (y - 1.0) * (y - 2.0) / 6.0 * H[j0 + 3])
-
-
-@_pjit
-def build_kdot_table(kind, A, T, s, g0, w2, F, dF, H, mid_err):
-    """Tabulate ``H(u) = K_{sigma'}(s, s, 2 w2 F(u) + g0 u)`` on the nodes of ``F``.
-
-    Equal-norm path: Kdot depends on ``u = g_ij / g0`` alone.  ``A, T`` are the tables
-    of sigma' (or dummies for a closed-form id, whose ``dK/dc`` is ``K_{sigma'}``).
-    ``mid_err[m]`` is the error of 4-point Lagrange interpolation at the midpoint of
-    interval m against a direct evaluation there (F at the midpoint from its cubic
-    Hermite interpolant, as the Gram entries themselves).
-    """
-    nint = F.shape[0] - 1
-    h = 2.0 / nint
-    for m in prange(nint + 1):
-        u = -1.0 + m * h
-        c = 2.0 * w2 * F[m] + g0 * u
-        if kind == KIND_SERIES:
-            v, dv = series_value(A, T, 0, 0, s, s, c)
-        else:
-            vv, v, e0 = closed_kernel(kind, s, s, c)
-        H[m] = v
-    for m in prange(nint):
-        u = -1.0 + (m + 0.5) * h
-        fm = 0.5 * (F[m] + F[m + 1]) + 0.125 * h * (dF[m] - dF[m + 1])
-        c = 2.0 * w2 * fm + g0 * u
-        if kind == KIND_SERIES:
-            v, dv = series_value(A, T, 0, 0, s, s, c)
-        else:
-            vv, v, e0 = closed_kernel(kind, s, s, c)
-        e = abs(_lagrange4(H, m, 0.5) - v)
-        mid_err[m] = e if math.isfinite(e) else math.inf
-
-
-@_pjit
-def kdot_theta_table(Sig, K, rows, cols, s, g0, w2, kdiag, H, good, kind, A, T, Kdot,
-                     Theta, row_rho, row_lo, row_hi):
-    """Equal-norm ``Kdot`` and ``Theta`` from the table ``H`` (direct where not good).
-
-    ``u = (Sigma_ij - 2 w2 K_ij) / g0``; ``row_lo``/``row_hi`` receive the table
-    intervals read, ``row_rho`` the largest off-diagonal ``|rho|`` per row.
-    """
-    nint = H.shape[0] - 1
-    h = 2.0 / nint
-    nr = rows.shape[0]
-    nc = cols.shape[0]
-    for a in prange(nr):
-        i = rows[a]
-        lo = nint
-        hi = -1
-        rmax = 0.0
-        for b in range(nc):
-            j = cols[b]
-            c = Sig[a, b]
-            if i == j:
-                v = kdiag[i]
-            else:
-                rho = abs(c) / s
-                if rho > rmax:
-                    rmax = rho
-                u = (c - 2.0 * w2 * K[a, b]) / g0
-                if u > 1.0:
-                    u = 1.0
-                elif u < -1.0:
-                    u = -1.0
-                x = (u + 1.0) / h
-                m = int(x)
-                if m >= nint:
-                    m = nint - 1
-                if good[m]:
-                    v = _lagrange4(H, m, x - m)
-                    if m < lo:
-                        lo = m
-                    if m > hi:
-                        hi = m
-                elif kind == KIND_SERIES:
-                    v, dv = series_value(A, T, 0, 0, s, s, c)
-                else:
-                    vv, v, e0 = closed_kernel(kind, s, s, c)
-            Kdot[a, b] = v
-            Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
-        row_rho[a] = min(rmax, 1.0)
-        row_lo[a] = lo
-        row_hi[a] = hi
 
 
 @_pjit

@@ -360,3 +360,27 @@ def _with_work_budget(seconds, fn, *args):
             return fn(*args)
     except WorkBudgetExceeded:
         return None
+
+
+def _compile_numba(expr, evaluate):
+    """``(fv, fd)`` cfuncs of a closed form and its c-derivative, checked, or ``None``."""
+    from ..symbolic.numeric import to_numba
+    try:
+        fv = to_numba(_float64_form(expr), (q1, q2, c, _D))
+        fd = to_numba(_float64_form(sp.diff(expr, c)), (q1, q2, c, _D))
+    except Exception:  # noqa: BLE001 - numba and sympy's printer raise many types
+        return None
+    for a, b, cc in _check_points():
+        d = float(max(_two_prod_diff(a, b, cc), 0.0))
+        ref = float(evaluate(np.array(a), np.array(b), np.array(cc)))
+        v = fv.ctypes(a, b, cc, d)
+        if not math.isclose(v, ref, rel_tol=1e-13, abs_tol=1e-13 * abs(ref) + 1e-300):
+            return None
+        h = 1e-6 * math.sqrt(a * b)
+        if abs(cc) + h < math.sqrt(a * b):
+            lo = float(evaluate(np.array(a), np.array(b), np.array(cc - h)))
+            hi = float(evaluate(np.array(a), np.array(b), np.array(cc + h)))
+            if not math.isclose(fd.ctypes(a, b, cc, d), (hi - lo) / (2 * h), rel_tol=1e-6,
+                                abs_tol=1e-8):
+                return None
+    return fv, fd

@@ -26,6 +26,7 @@ from .base import (
 from .closed_form import (
     _DERIVE_SECONDS,
     _compile_float64,
+    _compile_numba,
     _derive_closed_form,
     _verify_closed,
     _with_work_budget,
@@ -80,6 +81,7 @@ class DualKernel:
         self._mehler_table = None
         self._nb_quad = _UNSET
         self._kernel_id = None
+        self._compiled = _UNSET
 
     def __reduce__(self):
         # one kernel per expression: unpickling returns the cached kernel (tables and the
@@ -451,6 +453,30 @@ class DualKernel:
                     _gram.KIND_SERIES)
             return self._kernel_id
 
+    @property
+    def has_closed_form(self):
+        """True when :meth:`closed_form` has been derived already and found one (no work)."""
+        return self._closed is not _UNSET and self._closed is not None
+
+    def compiled_closed_form(self):
+        """``(fv, fd)``: the closed form and its derivative in ``c`` as numba ``cfunc``s of
+        ``(q1, q2, c, D)`` with ``D = q1 q2 - c^2``, or ``None``.
+
+        For the equilibrium layer's kernels (``KIND_COMPILED``): a closed form derived
+        for a new activation evaluates the Gram entries too.  Each is the float64 form
+        :meth:`kernel` uses (rewritten for stability), compiled and checked against it at
+        random covariances (value to 1e-13 relative, derivative against a central
+        difference to 1e-6); anything that fails to compile or to agree gives ``None``
+        and the caller keeps the series.
+        """
+        with self._lock:
+            if self._compiled is _UNSET:
+                self._compiled = None
+                expr = self.closed_form()
+                if expr is not None:
+                    self._compiled = _compile_numba(expr, self._closed_evaluator())
+            return self._compiled
+
     def _closed_evaluator(self):
         with self._lock:
             if self._closed_numeric is _UNSET:
@@ -558,3 +584,4 @@ def describe_dual(act):
         degrees[str(rho)] = int(good[0]) if good.size else None
     out.update(nu_q1=float(nu[0]), tail_q1=float(T[-1]), degree_at_q1=degrees)
     return out
+

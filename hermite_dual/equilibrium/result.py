@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 
 from .._kernels import gram as kr
+from .._kernels import tangent as kt
 from ..activations import Activation
 from .base import _DUMMY, _EPS, _series_error_envelope, _series_tables
 
@@ -142,7 +143,8 @@ class EquilibriumKernel:
         pts = np.unique(np.concatenate([self.rows, self.cols]))
         pidx = np.zeros(self.s.shape[0], dtype=np.int64)
         kdiag = np.full(self.s.shape[0], np.nan)
-        dact = self._evaluator.derivative_act()      # ValueError when sigma' has a Dirac mass
+        ev = self._evaluator
+        dact = ev.derivative_act()      # ValueError when sigma' has a Dirac mass
         if self._kind == kr.KIND_SERIES:
             if self.method == "equal":
                 A, T, E, nud = _series_tables(dact, self._degree, self.s[pts[:1]])
@@ -165,13 +167,14 @@ class EquilibriumKernel:
             nint = F.size - 1
             H = np.empty(nint + 1)
             mid_err = np.empty(nint)
-            kr.build_kdot_table(self._kind, A, T, s0, g0, self.sigma_w2, F, dF, H, mid_err)
+            kt.build_kdot_table(self._kind, ev.fv, ev.fd, A, T, s0, g0, self.sigma_w2, F, dF, H, mid_err)
             good = np.isfinite(H[:-1]) & np.isfinite(H[1:]) & (
                 mid_err <= 8 * _EPS * max(1.0, float(np.max(np.abs(H[np.isfinite(H)])))))
             lo = np.zeros(self.rows.size, dtype=np.int64)
             hi = np.zeros(self.rows.size, dtype=np.int64)
-            kr.kdot_theta_table(self.Sigma, self.K, self.rows, self.cols, s0, g0,
-                                self.sigma_w2, kdiag, H, good, self._kind, A, T, Kdot, Theta,
+            kt.kdot_theta_table(self.Sigma, self.K, self.rows, self.cols, s0, g0,
+                                self.sigma_w2, kdiag, H, good, self._kind, ev.fv, ev.fd, A, T,
+                                Kdot, Theta,
                                 row_rho, lo, hi)
             a, b = int(lo.min()), int(hi.max())
             if b >= a:
@@ -181,8 +184,9 @@ class EquilibriumKernel:
                 nb[:-1] = np.maximum(nb[:-1], mid_ok[1:])
                 interp_err = 2 * float(np.max(nb[a:b + 1]))
         else:
-            kr.kdot_theta(self.Sigma, self.K, self.rows, self.cols, self.s, kdiag, pidx,
-                          self.sigma_w2, self._kind, A, T, Kdot, Theta, row_rho)
+            kt.kdot_theta(self.Sigma, self.K, self.rows, self.cols, self.s, kdiag, pidx,
+                          self.sigma_w2, self._kind, ev.fv, ev.fd, A, T, Kdot, Theta,
+                          row_rho)
         rho = float(row_rho.max()) if row_rho.size else 0.0
         if self._kind == kr.KIND_SERIES:
             used = np.unique(pidx[pts])

@@ -12,6 +12,7 @@ from .._kernels import gram as kr
 from .._util import validate
 from ..activations import activation
 from .base import (
+    _kernel_plan,
     _DUMMY,
     _EPS,
     _EQUAL_NORM_RTOL,
@@ -23,7 +24,6 @@ from .base import (
     _check_int,
     _check_real,
     _Evaluator,
-    _kernel_kind,
     _series_tables,
 )
 from .result import EquilibriumKernel
@@ -258,8 +258,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
                          f"by a relative {dev!r}; use method='general'")
     path = "equal" if method == "equal" or (method == "auto" and dev <= _EQUAL_NORM_RTOL) \
         else "general"
-    kind = _kernel_kind(act)
-    ev = _Evaluator(act, kind)
+    kind, fv, fd = _kernel_plan(act, path, n)
+    ev = _Evaluator(act, kind, fv, fd)
     timing["setup"] = time.perf_counter() - t_start
 
     # -- the diagonal --------------------------------------------------------
@@ -335,8 +335,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         node_dv = np.empty(nint + 1)
         mid_err = np.empty(nint)
         its_tab = np.zeros(nint + 1, dtype=np.int64)
-        kr.build_table(kind, A, T, E, float(sv[0]), g0, w2, float(kap[0]), nint, max_iter,
-                       F, dF, node_res, node_err, node_dv, mid_err, its_tab)
+        kr.build_table(kind, ev.fv, ev.fd, A, T, E, float(sv[0]), g0, w2, float(kap[0]),
+                       nint, max_iter, F, dF, node_res, node_err, node_dv, mid_err, its_tab)
         # relative to the kernel's own size (an absolute 4 eps let a kernel of size 1e-2
         # carry 1e-14 relative interpolation errors)
         scale = max(float(np.max(np.abs(F))), 1e-300)
@@ -354,7 +354,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         row_lo = np.zeros(nr, dtype=np.int64)
         row_hi = np.zeros(nr, dtype=np.int64)
         kr.gram_table(G, rows, cols, g0, float(kap[0]), float(sv[0]), w2, F, dF, good, kind,
-                      A, T, E, max_iter, K, row_lo, row_hi, row_res, row_err, row_its, row_dv)
+                      ev.fv, ev.fd, A, T, E, max_iter, K, row_lo, row_hi, row_res, row_err, row_its, row_dv)
         lo, hi = int(row_lo.min()), int(row_hi.max())
         if hi >= lo:
             used = slice(lo, hi + 1)
@@ -378,8 +378,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
             dv_tab = 0.0
         local_dv = max(dv_tab, float(row_dv.max()) if nr else 0.0)
     else:
-        kr.gram_general(G, rows, cols, kappa, s, pidx, w2, kind, A, T, E, max_iter, K,
-                        row_res, row_err, row_its, row_dv)
+        kr.gram_general(G, rows, cols, kappa, s, pidx, w2, kind, ev.fv, ev.fd, A, T, E,
+                        max_iter, K, row_res, row_err, row_its, row_dv)
         local_dv = float(row_dv.max()) if nr else 0.0
     timing["entries"] = time.perf_counter() - t0
     Sigma = G
@@ -414,7 +414,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     result = EquilibriumKernel(
         K=K, Sigma=Sigma, rows=rows, cols=cols, converged=converged, iterations=iterations,
         residual=residual, error_bound=float(error_bound), contraction=float(contraction),
-        kappa=kappa, s=s, method=path, kernel=kr.KIND_NAMES.get(kind, "series"),
+        kappa=kappa, s=s, method=path, kernel=kr.KIND_NAMES.get(kind, "derived" if kind == kr.KIND_COMPILED else "series"),
         sigma_w2=w2, activation=act, timing=timing, _kind=kind, _evaluator=ev,
         _degree=degree)
     if path == "equal":

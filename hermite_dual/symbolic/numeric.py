@@ -80,10 +80,13 @@ def to_numpy(expr, variables=(x,), *, jit=True):
                        modules=_LAMBDIFY_MODULES if jit else _PLAIN_MODULES)
 
 
-def to_numba(expr):
-    """``expr`` in ``x`` as a numba ``cfunc`` ``float64(float64)`` (raises if it cannot)."""
+def to_numba(expr, variables=(x,)):
+    """``expr`` as a numba ``cfunc`` ``float64(float64, ...)`` of ``variables`` (default
+    ``x``), a first-class function for the numba kernels; raises if it cannot compile."""
     import numba
-    return numba.cfunc("float64(float64)")(sp.lambdify(x, expr, modules="math"))
+    variables = tuple(variables)
+    sig = "float64(" + ", ".join(["float64"] * len(variables)) + ")"
+    return numba.cfunc(sig)(sp.lambdify(variables, expr, modules="math"))
 
 
 def _heaviside_mp(v, h0=None):
