@@ -148,7 +148,9 @@ def _check_against_precise(k, a, b, cc):
     scale = math.sqrt(abs(na * nb))
     err = abs(float(value) - ref)
     assert err <= 1e-12 * scale, (k, a, b, cc, err / scale)
-    assert err <= float(bound), (k, a, b, cc, err, float(bound))
+    # the oracle's own resolution (20 digits of the scale) is part of the comparison: the
+    # series' bound at rho ~ 1e-313 is 3e-31, below what a 20-digit reference resolves
+    assert err <= float(bound) + 1e-18 * scale, (k, a, b, cc, err, float(bound))
 
 
 EDGE_POINTS = [(0.7, 2.3, 1.0), (1.9, 0.4, -1.0), (1.3, 1.3, 0.0), (0.5, 3.0, 0.9999),

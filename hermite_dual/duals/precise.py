@@ -110,7 +110,11 @@ def _precise_value(expr, kinks, q1v, q2v, cv, dps, n, allow_gh=True):
         tf = math.sqrt(max(float(tvar.mid()), 0.0))
         if slope != 0.0:
             mapped = [k / slope for k in kf]
-            extra += [p / slope for p in feats] + mapped
+            # v's features, pulled back to u: for a periodic sigma, v = slope u oscillates
+            # over all of slope * [-Lout, Lout] (sin at q2 = 1000, rho = 1 was off by 1e-10)
+            vfeats = (_arb_uniform(-abs(slope) * Lout, abs(slope) * Lout) if periodic
+                      else feats)
+            extra += [p / slope for p in vfeats] + mapped
             if tf > 0.0:
                 w = tf / abs(slope)
                 for m in mapped:
