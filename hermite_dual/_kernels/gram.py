@@ -177,7 +177,7 @@ def series_kernel(A, T, E, i, j, q1, q2, c):
         rho = 1.0
     elif rho < -1.0:
         rho = -1.0
-    v, dv, err, k = mehler_rows(A[i], A[j], E[i], E[j], T[i], T[j], rho, A.shape[1] - 1)
+    v, dv, err, k = mehler_rows(A, T, E, i, j, rho, A.shape[1] - 1)
     return v, dv / r, err
 
 
@@ -194,7 +194,7 @@ def series_value(A, T, i, j, q1, q2, c):
         rho = 1.0
     elif rho < -1.0:
         rho = -1.0
-    v, dv = mehler_rows_value(A[i], A[j], T[i], T[j], rho, A.shape[1] - 1)
+    v, dv = mehler_rows_value(A, T, i, j, rho, A.shape[1] - 1)
     return v, dv / r
 
 
@@ -325,6 +325,23 @@ def closed_start(kind, fv, fd, A, T, E, s, g):
     return v
 
 
+@_jit
+def _track(res, err, its, dv, emax, rmax, dmax, imax):
+    """Row maxima of one solved entry: error (res + err), residual, |dK/dc|, iterations.
+
+    NaN-propagating (``not (x <= max)``), so a failed entry shows in its row."""
+    e = res + err
+    if not (e <= emax):
+        emax = e
+    if not (res <= rmax):
+        rmax = res
+    if not (abs(dv) <= dmax):
+        dmax = abs(dv)
+    if its > imax:
+        imax = its
+    return emax, rmax, dmax, imax
+
+
 @_pjit
 def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A, T, E, maxit,
                K, row_lo, row_hi, row_res, row_err, row_its, row_dv):
@@ -381,15 +398,7 @@ def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A, T,
                     k0 = 0.0
                 k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, 0, 0, s, s, g, w2, k0,
                                                    maxit, kappa)
-                e = res + err
-                if not (e <= emax):
-                    emax = e
-                if not (res <= rmax):
-                    rmax = res
-                if not (abs(dv) <= dmax):
-                    dmax = abs(dv)
-                if its > imax:
-                    imax = its
+                emax, rmax, dmax, imax = _track(res, err, its, dv, emax, rmax, dmax, imax)
             K[a, b] = k
             G[a, b] = 2.0 * w2 * k + g
         row_lo[a] = lo
@@ -437,15 +446,7 @@ def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, fv, fd, A, T, E, maxit
             k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, pi, pj, s[i], s[j], g, w2,
                                                k0, maxit,
                                                math.sqrt(abs(kappa[i] * kappa[j])))
-            e = res + err
-            if not (e <= emax):
-                emax = e
-            if not (res <= rmax):
-                rmax = res
-            if not (abs(dv) <= dmax):
-                dmax = abs(dv)
-            if its > imax:
-                imax = its
+            emax, rmax, dmax, imax = _track(res, err, its, dv, emax, rmax, dmax, imax)
             K[a, b] = k
             G[a, b] = 2.0 * w2 * k + g
         row_res[a] = rmax

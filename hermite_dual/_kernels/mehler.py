@@ -10,9 +10,10 @@ degree R whose Parseval tail ``|rho|^(R+1) sqrt(T_R(q1) T_R(q2))`` is below
 ``1e-3 eps`` of the sum of absolute terms (full float64 accuracy), or at the table's end.
 
 For more distinct variances than exact tables allow, :func:`_mehler_table_kernel`
-interpolates coefficient rows in ``log q`` (local Lagrange weights) and then calls the
-same evaluator; the bound it returns excludes the interpolation error, which the caller
-adds.
+finds the degree R by the same Parseval rule (at the dual kernel's tolerance, the
+interpolation's accuracy), interpolates only the R + 1 coefficients it needs in ``log q``
+(local Lagrange weights) and sums them with :func:`mehler_sum`; the bound it returns
+excludes the interpolation error, which the caller adds.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ _STOP = 1e-3 * _EPS          # tail / sum of |terms| at which the sum is exact i
 
 
 @numba.njit(cache=True, nogil=True)
-def mehler_rows(a1, a2, e1, e2, T1, T2, rho, kmax):  # pragma: no cover - compiled
-    """``sum_{k<=R} a1[k] a2[k] rho^k`` with ``R <= kmax`` chosen by the Parseval tail.
+def mehler_rows(A, T, E, i, j, rho, kmax):  # pragma: no cover - compiled
+    """``sum_{k<=R} A[i,k] A[j,k] rho^k`` with ``R <= kmax`` chosen by the Parseval tail.
 
-    ``e1``/``e2`` are the errors of the coefficients, ``T1``/``T2`` the tail energies
-    ``T_k`` (suffix sums).  Returns ``(value, d value / d rho, bound, R)``; the bound is
+    Rows ``i``, ``j`` of the tables: ``A`` the coefficients, ``E`` their errors, ``T``
+    the tail energies ``T_k`` (suffix sums).  (Indices, not row views: these loops run
+    inside every Newton step of the Gram entries.)  Returns ``(value, d value / d rho, bound, R)``; the bound is
     the tail ``|rho|^(R+1) sqrt(T_R T_R')`` plus the propagated coefficient errors
     ``sum_k (|a_k| e'_k + |a'_k| e_k + e_k e'_k) |rho|^k`` plus ``(R + 4) eps sum|terms|``.
     """
@@ -44,25 +46,40 @@ def mehler_rows(a1, a2, e1, e2, T1, T2, rho, kmax):  # pragma: no cover - compil
     tail = 0.0
     k = 0
     for k in range(kmax + 1):
-        ai = a1[k]
-        aj = a2[k]
+        ai = A[i, k]
+        aj = A[j, k]
         t = ai * aj
         v += t * p
         ap = abs(p)
         absum += abs(t) * ap
-        cerr += (abs(ai) * e2[k] + abs(aj) * e1[k] + e1[k] * e2[k]) * ap
+        cerr += (abs(ai) * E[j, k] + abs(aj) * E[i, k] + E[i, k] * E[j, k]) * ap
         if k > 0:
             dv += k * t * pm
         pm = p
         p *= rho
-        tail = abs(p) * math.sqrt(max(T1[k], 0.0) * max(T2[k], 0.0))
+        tail = abs(p) * math.sqrt(max(T[i, k], 0.0) * max(T[j, k], 0.0))
         if tail <= _STOP * absum or p == 0.0:
             break
     return v, dv, tail + cerr + (k + 4) * _EPS * absum, k
 
 
 @numba.njit(cache=True, nogil=True)
-def mehler_rows_value(a1, a2, T1, T2, rho, kmax):  # pragma: no cover - compiled
+def mehler_sum(a1, a2, rho, R):  # pragma: no cover - compiled
+    """``(sum_{k<=R} a1[k] a2[k] rho^k, sum of |terms|)`` at a degree ``R`` the caller chose
+    by the Parseval rule (the interpolated-table route finds R before it interpolates)."""
+    v = 0.0
+    absum = 0.0
+    p = 1.0
+    for k in range(R + 1):
+        t = a1[k] * a2[k] * p
+        v += t
+        absum += abs(t)
+        p *= rho
+    return v, absum
+
+
+@numba.njit(cache=True, nogil=True)
+def mehler_rows_value(A, T, i, j, rho, kmax):  # pragma: no cover - compiled
     """``(value, d value / d rho)`` of :func:`mehler_rows` without the error terms.
 
     The same stopping rule (squared, so no square root per term): the Newton steps of
@@ -75,14 +92,14 @@ def mehler_rows_value(a1, a2, T1, T2, rho, kmax):  # pragma: no cover - compiled
     pm = 0.0
     tol2 = _STOP * _STOP
     for k in range(kmax + 1):
-        t = a1[k] * a2[k]
+        t = A[i, k] * A[j, k]
         v += t * p
         absum += abs(t * p)
         if k > 0:
             dv += k * t * pm
         pm = p
         p *= rho
-        if p * p * max(T1[k], 0.0) * max(T2[k], 0.0) <= tol2 * absum * absum or p == 0.0:
+        if p * p * max(T[i, k], 0.0) * max(T[j, k], 0.0) <= tol2 * absum * absum or p == 0.0:
             break
     return v, dv
 
@@ -172,15 +189,9 @@ def _mehler_table_kernel(A, T, nu, x0, h, p, q1a, q2a, ca, tol, out, bound, ok, 
             for k in range(R + 1):
                 a1[k] += wl1 * r1[k]
                 a2[k] += wl2 * r2[k]
-        t1 = np.empty(R + 1)
-        t2 = np.empty(R + 1)
-        for k in range(R + 1):
-            t1[k] = 2.0 * max(T[b1, k], T[b1 + 1, k])
-            t2[k] = 2.0 * max(T[b2, k], T[b2 + 1, k])
-        zero = np.zeros(R + 1)
-        val, dv, err, R2 = mehler_rows(a1, a2, zero, zero, t1, t2, rho, R)
+        val, absval = mehler_sum(a1, a2, rho, R)
         out[i] = val
-        bound[i] = err
+        bound[i] = tail + 4.0 * (R + 2) * _EPS * absval
         ok[i] = True
 
 
@@ -195,7 +206,7 @@ def _mehler_exact_kernel(A, T, E, nu, i1, i2, rho_a, tol, out, bound, ok):  # pr
     for i in numba.prange(rho_a.size):
         r1 = i1[i]
         r2 = i2[i]
-        v, dv, err, R = mehler_rows(A[r1], A[r2], E[r1], E[r2], T[r1], T[r2], rho_a[i], K)
+        v, dv, err, R = mehler_rows(A, T, E, r1, r2, rho_a[i], K)
         out[i] = v
         bound[i] = err
         ok[i] = err <= tol * math.sqrt(max(nu[r1], 0.0) * max(nu[r2], 0.0))

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import sympy as sp
 
+from .._util.nodes import gauss_legendre
 from ..activations import Activation
 from ..symbolic.numeric import to_mpmath, to_numba
 from .base import _EPS, _two_prod_diff
@@ -37,18 +38,12 @@ def _feature_points():
 _FEATURES = _feature_points()
 
 
-@functools.lru_cache(maxsize=8)
-def _leggauss(n):
-    nodes, weights = np.polynomial.legendre.leggauss(n)
-    return nodes, weights
-
-
 def _gl_nodes(breaks, n):
     """Nodes and weights of composite Gauss-Legendre on the panels between ``breaks``.
 
     ``breaks`` has shape (..., P); returns arrays of shape (..., (P-1)*n).
     """
-    t, w = _leggauss(n)
+    t, w = gauss_legendre(n)
     lo = breaks[..., :-1, None]
     hi = breaks[..., 1:, None]
     half = 0.5 * (hi - lo)
@@ -189,7 +184,7 @@ def _nb_rules():
     s = 1.0 / math.sqrt(2.0 * math.pi)
     out = []
     for n in (16, 10):
-        out.extend(np.polynomial.legendre.leggauss(n))
+        out.extend(gauss_legendre(n))
     for n in (24, 20, 16, 14, 10):
         z, w = np.polynomial.hermite_e.hermegauss(n)
         out.extend((z, w * s))

@@ -8,12 +8,12 @@ across an array of variances.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from .._kernels.hermite import _hmax_kernel, _panel_moments_kernel, _scatter_add_kernel
+from .._util.nodes import gauss_legendre
 from ..activations import activation
 from .base import HermiteExpansion, _check_degree, _check_qs, square_integrable_limit
 
@@ -33,12 +33,6 @@ _MIN_WIDTH = 1e-9
 # ---------------------------------------------------------------------------
 # Fast path: adaptive Gauss-Legendre panels, vectorised over q
 # ---------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=None)
-def _gl(n):
-    t, w = np.polynomial.legendre.leggauss(n)
-    return t, w
-
 
 def _phi(z):
     return np.exp(-0.5 * z * z) * (1.0 / math.sqrt(2.0 * math.pi))
@@ -129,8 +123,8 @@ def _fast_table(act, qs, degree, rel_tol=2e-16):
     E = np.zeros((nq, degree + 1))
     NU = np.zeros(nq)
     NU_E = np.zeros(nq)
-    tm, wm = _gl(_N_MAIN)
-    tc, wc = _gl(_N_CHECK)
+    tm, wm = gauss_legendre(_N_MAIN)
+    tc, wc = gauss_legendre(_N_CHECK)
     eps = np.finfo(float).eps
     accepted = []
     for rnd in range(_MAX_ROUNDS + 1):

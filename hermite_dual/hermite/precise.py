@@ -13,9 +13,10 @@ import numpy as np
 import sympy as sp
 
 from .._kernels.hermite import _hmax_kernel
+from .._util.nodes import gauss_legendre
 from ..symbolic.numeric import to_mpmath
 from .base import HermiteExpansion, _check_limit, _check_q_precise
-from .fast import _fast_table, _gl
+from .fast import _fast_table
 
 # ---------------------------------------------------------------------------
 # Precise path: mpmath panels, fixed-point integer recurrence
@@ -31,7 +32,7 @@ def _gl_mp(n, prec):
     """Gauss-Legendre nodes/weights on [-1, 1] at ``prec`` bits (Newton from float64)."""
     import mpmath
 
-    t0, _ = _gl(n)
+    t0, _ = gauss_legendre(n)
     nodes, weights = [], []
     with mpmath.workprec(prec + 20):
         for guess in t0:
