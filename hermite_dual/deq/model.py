@@ -72,6 +72,17 @@ class Adjoint:
     residual: float
 
 
+def _times_with_probe(M, Z, probe):
+    """``(M @ Z, M @ probe)`` in one BLAS product: the probe rides along as a last column
+    (the power iteration for ``||W||_2`` costs no extra pass over W)."""
+    n = Z.shape[1]
+    Zx = np.empty((Z.shape[0], n + 1))
+    Zx[:, :n] = Z
+    Zx[:, n] = probe
+    P = M @ Zx
+    return P[:, :n], P[:, n].copy()
+
+
 def _forward(sigma, W, UX, Z0, tol, max_iter, probe=None, lipschitz=None):
     """Fixed-point iteration; with ``probe`` (a unit vector) the first product also returns
     ``W probe``, and with ``lipschitz`` the iteration stops at once (not converged, residual
@@ -79,15 +90,10 @@ def _forward(sigma, W, UX, Z0, tol, max_iter, probe=None, lipschitz=None):
     Z = Z0
     residual = math.inf
     P = None
-    n = UX.shape[1]
     for it in range(1, max_iter + 1):
         if it == 1 and probe is not None:
-            Zx = np.empty((Z.shape[0], n + 1))
-            Zx[:, :n] = Z
-            Zx[:, n] = probe
-            PW = W @ Zx
-            probe = PW[:, n].copy()
-            P = PW[:, :n] + UX
+            WZ, probe = _times_with_probe(W, Z, probe)
+            P = WZ + UX
             if lipschitz is not None and not lipschitz * np.linalg.norm(probe) < 1.0:
                 # contraction not certified: stop before iterating a possibly expanding map
                 return Equilibrium(Z, P, False, it, math.nan), probe
@@ -112,15 +118,9 @@ def _adjoint(W, D, a, B0, tol, max_iter, probe=None):
     residual = math.inf
     acol = a[:, None]
     WT = W.T
-    n = B0.shape[1]
     for it in range(1, max_iter + 1):
         if it == 1 and probe is not None:
-            Bx = np.empty((B.shape[0], n + 1))
-            Bx[:, :n] = B
-            Bx[:, n] = probe
-            PB = WT @ Bx
-            probe = PB[:, n].copy()
-            Bnew = PB[:, :n]
+            Bnew, probe = _times_with_probe(WT, B, probe)
         else:
             Bnew = WT @ B
         Bnew += acol
