@@ -378,7 +378,7 @@ BAD_INPUT = [
     ("unknown function", _call("foo(x)", 3), "foo"),
     ("malformed string", _call("tanh(x", 3), "tanh(x"),
     ("bad method", _call("tanh", 3, method="quick"), "quick"),
-    ("dps too small", _call("tanh", 3, method="precise", dps=10), "10"),
+    ("dps too small", _call("tanh", 3, method="precise", dps=9), "[10, 1000]"),
     ("dps not int", _call("tanh", 3, method="precise", dps=30.5), "30.5"),
     ("bad timeout", _call("sin", 3, method="exact", timeout=-1), "-1"),
     ("no closed form", _call("tanh", 3, method="exact"), "tanh"),

@@ -23,7 +23,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["real", "positive", "nonnegative", "integer", "positive_integer", "sigma_w2",
+__all__ = ["real", "positive", "nonnegative", "integer", "positive_integer", "sigma_w2", "dps",
            "data_matrix", "rows_apart", "targets", "PARALLEL_COS"]
 
 #: rows whose cosine exceeds this in absolute value count as parallel (MATH §4 excludes
@@ -79,6 +79,23 @@ def positive_integer(value, name):
     if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
             or value < 1):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+#: decimal digits any precise route accepts; a route may cap lower and say why
+DPS_RANGE = (10, 1000)
+
+
+def dps(value, *, hi=DPS_RANGE[1], why=""):
+    """Decimal digits of an mpmath/arb computation: an integer in ``[10, hi]``.
+
+    One rule for every precise route (Hermite coefficients up to 1000 digits; the dual
+    kernel's arb quadrature caps at 100 and says why).
+    """
+    lo = DPS_RANGE[0]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not lo <= value <= hi:
+        raise ValueError(f"dps must be an integer in [{lo}, {hi}]{why}, got {value!r}")
     return int(value)
 
 

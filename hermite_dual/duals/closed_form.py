@@ -16,6 +16,7 @@ import sympy as sp
 
 from .._util.deadline import WorkBudgetExceeded, from_seconds
 from ..activations import x as _x
+from ..symbolic.gauss import expect_atom
 from ..symbolic.numeric import to_numpy
 from ..symbolic.rewrite import NoClosedForm, linear_form, piecewise_to_heaviside
 from .base import _two_prod_diff, c, q1, q2
@@ -124,41 +125,29 @@ def _diff(at):
     return _decompose(sp.diff(_atom_expr(at), _x))
 
 
-_alpha = sp.Symbol("alpha_")
-
-
 def _mean1(at, mean, var):
-    """E[atom(X)], X ~ N(mean, var) (sympy), or raise NoClosedForm."""
+    """E[atom(X)], X ~ N(mean, var) (sympy), or raise NoClosedForm.
+
+    The atom ``x^m exp(beta x^2 + alpha x) {1, erf(a x + b), Heaviside(x - k),
+    delta(x - d)}`` is shifted to ``y = x - mean ~ N(0, var)`` and handed to the one
+    Gaussian-expectation engine (:func:`hermite_dual.symbolic.gauss.expect_atom`) the
+    exact Hermite coefficients use too.
+    """
     m, beta, alpha, erf, heav, delta = at
+    if erf is not None and heav is not None:
+        raise NoClosedForm("erf times Heaviside")
     if delta is not None:
-        return sp.exp(-(delta - mean) ** 2 / (2 * var)) / sp.sqrt(2 * sp.pi * var)
-    plain = beta == 0 and alpha == 0
-    if erf is None and heav is None:
-        if plain:  # moments of N(mean, var)
-            return sp.expand(sum(
-                sp.binomial(m, j) * mean ** (m - j) * var ** sp.Rational(j, 2)
-                * (sp.factorial2(j - 1) if j % 2 == 0 else 0) for j in range(m + 1)))
-        # E[X^m exp(beta X^2 + alpha X)] = d^m/dalpha^m of the Gaussian integral
-        s = sp.sqrt(var)
-        b = 2 * beta * mean * s + _alpha * s
-        base = (sp.exp(beta * mean ** 2 + _alpha * mean + b ** 2 / (2 * (1 - 2 * beta * var)))
-                / sp.sqrt(1 - 2 * beta * var))
-        return sp.diff(base, _alpha, m).subs(_alpha, alpha) if m else base.subs(_alpha, alpha)
-    if not plain:
-        raise NoClosedForm("exp times erf/Heaviside")
-    if m > 0:
-        # Stein's identity: E[X R(X)] = mean E[R(X)] + var E[R'(X)]
-        rest = _atom(m - 1, beta, alpha, erf, heav)
-        total = mean * _mean1(rest, mean, var)
-        for a2, co in _diff(rest).items():
-            total += var * co * _mean1(a2, mean, var)
-        return total
-    if erf is not None and heav is None:
+        F = ("D", 1, mean - delta, 0)
+    elif erf is not None:
         a, b = erf
-        return sp.erf((a * mean + b) / sp.sqrt(1 + 2 * a ** 2 * var))
-    if heav is not None and erf is None:
-        return sp.erfc((heav - mean) / sp.sqrt(2 * var)) / 2
-    raise NoClosedForm("erf times Heaviside")
+        F = ("erf", a, a * mean + b)
+    elif heav is not None:
+        F = ("H", 1, mean - heav)
+    else:
+        F = ("1",)
+    p = {n: sp.binomial(m, n) * mean ** (m - n) for n in range(m + 1)}   # (y + mean)^m
+    key = (beta, 2 * beta * mean + alpha, beta * mean ** 2 + alpha * mean, F)
+    return expect_atom(key, {n: v for n, v in p.items() if v != 0}, var, check=False)
 
 
 def _is_plain_poly(at):

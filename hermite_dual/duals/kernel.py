@@ -13,6 +13,7 @@ import sympy as sp
 from .._kernels import gram as _gram
 from .._kernels.mehler import _mehler_exact_kernel, _mehler_table_kernel
 from .._kernels.quadrature import _nb_quad_kernel
+from .._util import validate
 from ..activations import activation
 from .base import (
     _C_SLACK,
@@ -335,8 +336,8 @@ class DualKernel:
         ...     bool(abs(v - 1 / (2 * mpmath.pi)) < mpmath.mpf(10) ** -18)
         True
         """
-        if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or not 10 <= dps <= 100:
-            raise ValueError(f"dps must be an integer in [10, 100], got {dps!r}")
+        dps = validate.dps(dps, hi=100, why=" (the arb quadrature's cost grows like "
+                                              "dps^3)")
         a, b, cc = _validate(q1, q2, c)
         if a.shape != ():
             raise ValueError(f"precise takes scalar q1, q2, c, got shape {a.shape!r}")

@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from .._kernels.hermite import _he_orthonormal_kernel
+from .._util import validate
 from ..activations import Activation, activation
 from ..symbolic.numeric import to_mpmath
 
@@ -188,10 +189,7 @@ def square_integrable_limit(act):
 
 
 def _check_dps(dps):
-    if isinstance(dps, bool) or not isinstance(dps, (numbers.Integral, np.integer)) \
-            or not 15 <= dps <= 1000:
-        raise ValueError(f"dps must be an integer in [15, 1000], got {dps!r}")
-    return int(dps)
+    return validate.dps(dps)
 
 
 def _check_q_precise(q):

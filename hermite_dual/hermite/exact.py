@@ -15,6 +15,7 @@ import sympy as sp
 
 from .._util.deadline import WorkBudgetExceeded, from_seconds
 from ..activations import x as _x
+from ..symbolic.gauss import expect_atom, poly_add, poly_deriv, poly_mul_linear
 from ..symbolic.rewrite import NoClosedForm, linear_form, piecewise_to_heaviside
 from .base import (
     HermiteExpansion,
@@ -40,30 +41,6 @@ from .precise import _precise_expansion
 # (no expression swell), and E[.] under N(0, q) has closed forms for every key.
 
 _EXACT_BUDGET = 5.0
-
-
-def _poly_add(p, r, c=1):
-    out = dict(p)
-    for n, v in r.items():
-        out[n] = sp.expand(out.get(n, 0) + c * v)
-        if out[n] == 0:
-            del out[n]
-    return out
-
-
-def _poly_deriv(p):
-    return {n - 1: n * v for n, v in p.items() if n > 0}
-
-
-def _poly_mul_linear(p, a2, b):
-    """p(x) * (a2 x + b)."""
-    out = {}
-    for n, v in p.items():
-        if a2 != 0:
-            out[n + 1] = out.get(n + 1, 0) + a2 * v
-        if b != 0:
-            out[n] = out.get(n, 0) + b * v
-    return {n: sp.expand(v) for n, v in out.items() if sp.expand(v) != 0}
 
 
 def _to_structured(expr):
@@ -114,7 +91,7 @@ def _to_structured(expr):
         if coeff == 0:
             continue
         key = (ex.coeff(_x, 2), ex.coeff(_x, 1), ex.coeff(_x, 0), special or ("1",))
-        out[key] = _poly_add(out.get(key, {}), {n: coeff})
+        out[key] = poly_add(out.get(key, {}), {n: coeff})
     return {k: v for k, v in out.items() if v}
 
 
@@ -124,11 +101,11 @@ def _struct_diff(expr_dict):
 
     def add(key, poly):
         if poly:
-            out[key] = _poly_add(out.get(key, {}), poly)
+            out[key] = poly_add(out.get(key, {}), poly)
 
     for key, p in expr_dict.items():
         A, B, C, F = key
-        add(key, _poly_add(_poly_deriv(p), _poly_mul_linear(p, 2 * A, B)))
+        add(key, poly_add(poly_deriv(p), poly_mul_linear(p, 2 * A, B)))
         if F[0] == "erf":
             _, l, e = F
             fac = 2 * l / sp.sqrt(sp.pi)
@@ -141,101 +118,6 @@ def _struct_diff(expr_dict):
             _, al, be, j = F
             add((A, B, C, ("D", al, be, j + 1)), {n: al * v for n, v in p.items()})
     return {k: v for k, v in out.items() if v}
-
-
-def _moments(m, s, n_max):
-    """E[X^n], X ~ N(m, s), n = 0..n_max."""
-    M = [sp.Integer(1), m]
-    for n in range(2, n_max + 1):
-        M.append(m * M[n - 1] + (n - 1) * s * M[n - 2])
-    return M[: n_max + 1]
-
-
-def _normal_pdf(y, m, s):
-    return sp.exp(-(y - m) ** 2 / (2 * s)) / sp.sqrt(2 * sp.pi * s)
-
-
-def _expect_key(key, p, q):
-    """E_{X ~ N(0, q)}[ p(X) exp(A X^2 + B X + C) F(X) ] in closed form."""
-    A, B, C, F = key
-    A2 = A - 1 / (2 * q)
-    if not sp.ask(sp.Q.negative(A2)):
-        if A2.is_number and A2 < 0:
-            pass
-        else:
-            raise NoClosedForm("growth exp(A x^2) with A >= 1/(2q)")
-    s = sp.simplify(-1 / (2 * A2))
-    m = B * s
-    pref = sp.exp(C + B**2 * s / 2) * sp.sqrt(s / q)
-    nmax = max(p) if p else 0
-    if F[0] == "1":
-        M = _moments(m, s, nmax)
-        return pref * sp.Add(*[v * M[n] for n, v in p.items()])
-    if F[0] == "H":
-        _, al, be = F
-        if not al.is_number or not al.is_real or al == 0:
-            raise NoClosedForm(f"Heaviside slope {al}")
-        if B.has(sp.I):
-            # half-line integrals of exp(i c x) phi are erf of complex arguments: no
-            # elementary real closed form (and sympy's rewriting of them is very slow)
-            raise NoClosedForm("half-line integral of an oscillating term")
-        x0 = -be / al
-        lo, hi = (x0, sp.oo) if al > 0 else (-sp.oo, x0)
-
-        def edge(y, n):
-            if y in (sp.oo, -sp.oo):
-                return sp.Integer(0)
-            return y ** n * _normal_pdf(y, m, s)
-        erf_hi = 1 if hi == sp.oo else sp.erf((hi - m) / sp.sqrt(2 * s))
-        erf_lo = -1 if lo == -sp.oo else sp.erf((lo - m) / sp.sqrt(2 * s))
-        J = [(erf_hi - erf_lo) / 2]
-        for n in range(1, nmax + 1):
-            prev2 = J[n - 2] if n >= 2 else 0
-            J.append(m * J[n - 1] + (n - 1) * s * prev2
-                     - s * (edge(hi, n - 1) - edge(lo, n - 1)))
-        return pref * sp.Add(*[v * J[n] for n, v in p.items()])
-    if F[0] == "erf":
-        _, l, e = F
-        # I_n = E_{N(m,s)}[X^n erf(l X + e)]:  I_n = m I_{n-1} + (n-1) s I_{n-2}
-        #        + s (2 l / sqrt(pi)) E_{N(m,s)}[X^(n-1) exp(-(l X + e)^2)]
-        I = [sp.erf((l * m + e) / sp.sqrt(1 + 2 * l**2 * s))]
-        for n in range(1, nmax + 1):
-            prev2 = I[n - 2] if n >= 2 else 0
-            g = _gauss_integral_poly(n - 1, m, s, -l**2, -2 * l * e, -e**2)
-            I.append(m * I[n - 1] + (n - 1) * s * prev2 + s * 2 * l / sp.sqrt(sp.pi) * g)
-        return pref * sp.Add(*[v * I[n] for n, v in p.items()])
-    if F[0] == "D":
-        _, al, be, j = F
-        if not al.is_number or not al.is_real or al == 0:
-            raise NoClosedForm(f"DiracDelta slope {al}")
-        x0 = -be / al
-        # int p(x) G(x) delta^(j)(al x + be) dx = (-1)^j |al|^-1 al^-j (p G)^(j)(x0),
-        # G = pref * N(m, s) density; G^(i) = G (-1)^i s^(-i/2) He_i((x - m)/sqrt(s)).
-        y = (x0 - m) / sp.sqrt(s)
-        He = [sp.Integer(1), y]
-        for i in range(1, j):
-            He.append(sp.expand(y * He[i] - i * He[i - 1]))
-        G0 = pref * _normal_pdf(x0, m, s)
-        total = sp.Integer(0)
-        pd = dict(p)
-        for i in range(0, j + 1):
-            if not pd:
-                break
-            pval = sp.Add(*[v * x0 ** n for n, v in pd.items()])
-            order = j - i
-            total += sp.binomial(j, i) * pval * (-1) ** order * s ** sp.Rational(-order, 2) \
-                * He[order]
-            pd = _poly_deriv(pd)
-        return (-1) ** j / abs(al) / al ** j * G0 * total
-    raise NoClosedForm(f"kind {F}")  # pragma: no cover - keys are built above
-
-
-def _gauss_integral_poly(n, m, s, a, b, c):
-    """E_{X~N(m,s)}[X^n exp(a X^2 + b X + c)] (closed form, needs 1/s - 2a > 0)."""
-    s2 = 1 / (1 / s - 2 * a)
-    m2 = s2 * (m / s + b)
-    pref = sp.sqrt(s2 / s) * sp.exp(c + m2**2 / (2 * s2) - m**2 / (2 * s))
-    return pref * _moments(m2, s2, n)[n]
 
 
 def _finish(v, real=True):
@@ -260,14 +142,14 @@ def _exact_coefficients(act, degree, q):
                 or not struct:
             coeffs.append(sp.Integer(0))
             continue
-        ek = sp.Add(*[_expect_key(key, p, q) for key, p in struct.items()])
+        ek = sp.Add(*[expect_atom(key, p, q) for key, p in struct.items()])
         coeffs.append(_finish(q ** sp.Rational(k, 2) * ek / sp.sqrt(sp.factorial(k))))
     return coeffs
 
 
 def _exact_norm2(act, q):
     struct = _to_structured(sp.expand(act.expr ** 2))
-    return _finish(sp.Add(*[_expect_key(key, p, q) for key, p in struct.items()]))
+    return _finish(sp.Add(*[expect_atom(key, p, q) for key, p in struct.items()]))
 
 
 def _verify_exact(act, coeffs, nu, q, sym):
