@@ -96,7 +96,10 @@ class _Meter(threading.local):
         # raises instead
         if self.count >= self.next_stop and not frame.f_code.co_flags & _GENERATOR_FLAGS:
             self.hit()
-        if self.next_wall != float("inf") and self.count % _WALL_CHECK_EVERY == 0:
+        # the same rule for the wall clock (raised into a closing sympy genexpr, it was
+        # swallowed: "Exception ignored in generator")
+        if (self.next_wall != float("inf") and self.count % _WALL_CHECK_EVERY == 0
+                and not frame.f_code.co_flags & _GENERATOR_FLAGS):
             self.check_wall()
         chained = self.chained
         return chained(frame, event, arg) if chained is not None else None
