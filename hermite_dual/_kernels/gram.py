@@ -200,9 +200,15 @@ def series_value(A, T, i, j, q1, q2, c):
 
 @_jit
 def kernel_value(kind, fv, fd, A, T, i, j, q1, q2, c):
-    """``(value, dvalue/dc)`` without error terms: series or closed form."""
+    """``(value, dvalue/dc)`` without error terms: series or closed form.
+
+    (The Newton steps' path: a compiled closed form is evaluated without the two extra
+    diagonal evaluations its error estimate needs.)"""
     if kind == KIND_SERIES:
         return series_value(A, T, i, j, q1, q2, c)
+    if kind == KIND_COMPILED:
+        d = _two_prod_diff(q1, q2, c)
+        return fv(q1, q2, c, d), fd(q1, q2, c, d)
     v, dv, err = closed_kernel(kind, fv, fd, q1, q2, c)
     return v, dv
 

@@ -232,11 +232,11 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     max_iter = _check_int(max_iter, "max_iter", 1)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    from ..duals.mehler import series_degree
-    degree = (series_degree(0, refined=True) if degree is None
-              else _check_int(degree, "degree", 1, 1200))
     X = validate.data_matrix(X)
     n, d = X.shape
+    from ..duals.mehler import series_degree
+    degree = (series_degree(n, refined=True) if degree is None
+              else _check_int(degree, "degree", 1, 1200))
     rows = _check_index(rows, n, "rows")
     cols = _check_index(cols, n, "cols")
     pts = np.unique(np.concatenate([rows, cols]))
