@@ -459,11 +459,6 @@ class DualKernel:
                     _gram.KIND_SERIES)
             return self._kernel_id
 
-    @property
-    def has_closed_form(self):
-        """True when :meth:`closed_form` has been derived already and found one (no work)."""
-        return self._closed is not _UNSET and self._closed is not None
-
     def compiled_closed_form(self):
         """``(fv, fd)``: the closed form and its derivative in ``c`` as numba ``cfunc``s of
         ``(q1, q2, c, D)`` with ``D = q1 q2 - c^2``, or ``None``.

@@ -51,12 +51,12 @@ def _kernel_plan(act, path, n):
     """``(kind, fv, fd)``: the numba closed form by id, a derived closed form compiled
     (``KIND_COMPILED``, from :meth:`hermite_dual.DualKernel.compiled_closed_form`), or the
     series.  A closed form is derived here only where it pays (unequal norms, ``n >=
-    _DERIVE_FROM_N``) or when the dual kernel already holds one."""
+    _DERIVE_FROM_N``), and the choice depends on the input alone, never on what the
+    process derived before: same input, same answer."""
     from ..duals import dual
     dk = dual(act)
     kind = dk.kernel_id
-    if kind == kr.KIND_SERIES and ((path == "general" and n >= _DERIVE_FROM_N)
-                                   or dk.has_closed_form):
+    if kind == kr.KIND_SERIES and path == "general" and n >= _DERIVE_FROM_N:
         compiled = dk.compiled_closed_form()
         if compiled is not None:
             return (kr.KIND_COMPILED, *compiled)
