@@ -155,12 +155,18 @@ def _rayleigh_upper(A, v):
     """(float Rayleigh quotient, rigorous upper bound of lambda_min(A))."""
     n = A.shape[0]
     Av = A @ v
-    num = float(v @ Av)
-    den = float(v @ v)
     absv = np.abs(v)
     mag = 0.0
     for i in range(0, n, 512):              # |A| in row blocks: no n x n temporary
         mag += float(absv[i:i + 512] @ (np.abs(A[i:i + 512]) @ absv))
+    return rayleigh_bound(float(v @ Av), float(v @ v), mag, n)
+
+
+def rayleigh_bound(num, den, mag, n):
+    """``(num / den, upper)``: the Rayleigh quotient and a rigorous upper bound of
+    ``lambda_min`` from its floating-point pieces ``num = fl(v^T A v)``,
+    ``den = fl(v^T v)`` and ``mag = fl(|v|^T |A| |v|)`` (any order of summation, blocked
+    included: the error bounds below hold for every order)."""
     g2 = _gamma(2 * n + 2)
     # |fl(v^T A v) - v^T A v| <= gamma_{2n} |v|^T |A| |v|; the magnitude itself is
     # computed in floating point with relative error <= gamma_{2n}, hence the factor
@@ -198,12 +204,54 @@ def _verified_lower(A, sigma):
         cholesky(B, lower=True, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
         return None
+    return cholesky_bound(sigma, diag)
+
+
+def cholesky_bound(sigma, diag):
+    """The lower bound ``lambda_min(A) >= sigma - ||F|| - ||Delta||`` proved by a
+    floating-point Cholesky factorisation of ``fl(A - sigma I)`` that ran to completion,
+    from the shift and the shifted diagonal ``diag`` (Rump 2006; Higham Thm 10.3: the
+    bound holds for any order of the inner products, so for blocked factorisations too)."""
+    n = diag.size
     g = _gamma(n + 1)
     # trace(B) exactly rounded (fsum), then one ulp up; ||Delta|| <= g/(1-g) trace(B)
     trace = Fraction(math.nextafter(math.fsum(diag), math.inf))
     delta = Fraction(g) / (1 - Fraction(g)) * trace * (1 + Fraction(8 * _U))
     f_norm = Fraction(_U) * Fraction(float(diag.max())) * (1 + Fraction(_U))
     return _round_down(Fraction(sigma) - delta - f_norm)
+
+
+def certify(estimate, upper, diag, entry_error, try_shift, how):
+    """The :class:`EigenBound` from an estimate, its proved upper bound and a shift test.
+
+    ``try_shift(sigma)`` returns the proved lower bound if a Cholesky of ``K - sigma I``
+    succeeds, else ``None``; the shift starts just below the estimate by the size of
+    Cholesky's own backward error and widens geometrically when the factorisation fails
+    (a cluster, or a poor estimate).  ``diag`` is K's diagonal.  Shared by
+    :func:`least_eigenvalue` and :func:`hermite_dual.distributed.least_eigenvalue`.
+    """
+    n = diag.size
+    absd = np.abs(diag)
+    scale = max(float(absd.max()), abs(estimate), 1e-300)
+    tau = max(4 * _gamma(n + 1) * float(absd.sum()), 16 * _U * scale, 1e-9 * abs(estimate))
+    lower, shift, attempts = -math.inf, math.nan, 0
+    for _ in range(_MAX_SHIFTS):
+        sigma = min(estimate, upper) - tau
+        attempts += 1
+        got = try_shift(sigma)
+        if got is not None:
+            lower, shift = got, sigma
+            break
+        tau *= 8.0
+    widen = float(n) * entry_error
+    if widen:
+        lower = _round_down(Fraction(lower) - Fraction(widen)) if math.isfinite(lower) else lower
+        upper = _round_up(Fraction(upper) + Fraction(widen))
+    method = (f"estimate: {how} + Rayleigh quotient; upper: Rayleigh quotient with its "
+              f"rounding error; lower: verified Cholesky of K - sigma I (Rump 2006)"
+              + (f"; widened by n * entry_error = {widen:.3g}" if widen else ""))
+    return EigenBound(lower=lower, upper=upper, estimate=estimate, certified=True,
+                      method=method, shift=shift, attempts=attempts)
 
 
 def least_eigenvalue(K, *, entry_error=0.0):
@@ -248,29 +296,7 @@ def least_eigenvalue(K, *, entry_error=0.0):
     """
     A, asym = _as_symmetric(K)
     err = validate.nonnegative(entry_error, "entry_error") + asym
-    n = A.shape[0]
     v, how = _eigenvector(A)
     estimate, upper = _rayleigh_upper(A, v)
-    # shift just below the estimate by the size of Cholesky's own backward error; widen
-    # geometrically if the factorisation fails (a cluster, or a poor estimate)
-    scale = max(float(np.max(np.abs(np.diag(A)))), abs(estimate), 1e-300)
-    tau = max(4 * _gamma(n + 1) * float(np.sum(np.abs(np.diag(A)))), 16 * _U * scale,
-              1e-9 * abs(estimate))
-    lower, shift, attempts = -math.inf, math.nan, 0
-    for _ in range(_MAX_SHIFTS):
-        sigma = min(estimate, upper) - tau
-        attempts += 1
-        got = _verified_lower(A, sigma)
-        if got is not None:
-            lower, shift = got, sigma
-            break
-        tau *= 8.0
-    widen = float(n) * err
-    if widen:
-        lower = _round_down(Fraction(lower) - Fraction(widen)) if math.isfinite(lower) else lower
-        upper = _round_up(Fraction(upper) + Fraction(widen))
-    method = (f"estimate: {how} + Rayleigh quotient; upper: Rayleigh quotient with its "
-              f"rounding error; lower: verified Cholesky of K - sigma I (Rump 2006)"
-              + (f"; widened by n * entry_error = {widen:.3g}" if widen else ""))
-    return EigenBound(lower=lower, upper=upper, estimate=estimate, certified=True,
-                      method=method, shift=shift, attempts=attempts)
+    return certify(estimate, upper, np.diag(A).copy(), err,
+                   lambda sigma: _verified_lower(A, sigma), how)

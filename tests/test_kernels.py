@@ -118,6 +118,14 @@ def test_solve_entry_solves_the_fixed_point(kind):
 kr_dummy = np.zeros((1, 1))
 
 
+def sum_in_order(x, y):
+    """x . y summed left to right in Python floats (no FMA, no reordering)."""
+    acc = 0.0
+    for a, b in zip(x.tolist(), y.tolist()):
+        acc += a * b
+    return acc
+
+
 def test_compiled_matches_interpreted():
     """Every jitted kernel against its .py_func on the same inputs."""
     rng = np.random.default_rng(3)
@@ -131,19 +139,27 @@ def test_compiled_matches_interpreted():
             assert (kr.closed_kernel(kind, NF, NF, 2.0, 2.5, c)
                     == kr.closed_kernel.py_func(kind, NF, NF, 2.0, 2.5, c))
         out = []
-        for fn in (kr.gram_general, kr.gram_general.py_func):
+        for fn in (kr.gram_general, kr.gram_general.py_func, kr.gram_general_serial):
             Gc = G.copy()
             K = np.empty_like(G)
             rr, re, ri, rd = np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n)
+            flags = np.zeros((n, n), dtype=np.uint8)
             kappa = np.full(n, 1.1)
             s = 2 * w2 * kappa + 2.0
             fn(Gc, rows, rows, kappa, s, np.zeros(n, np.int64), w2, kind, NF, NF, kr_dummy,
                kr_dummy,
-               kr_dummy, 50, K, rr, re, ri, rd)
-            out.append((K, Gc, rr, ri))
+               kr_dummy, 50, K, rr, re, ri, rd, 1e-300, flags)
+            out.append((K, Gc, rr, ri, flags))
         np.testing.assert_allclose(out[0][0], out[1][0], rtol=0, atol=4e-16)
         np.testing.assert_allclose(out[0][1], out[1][1], rtol=0, atol=4e-16)
         assert np.array_equal(out[0][3], out[1][3])
+        # the serial twin (Dask's threads) gives the parallel kernel's bits, and the
+        # canonical orientation makes K symmetric to the bit
+        for x, y in zip(out[0], out[2]):
+            assert np.array_equal(x, y)
+        assert np.array_equal(out[0][0], out[0][0].T)
+        # a tolerance below every entry's error flags exactly the off-diagonal entries
+        assert np.array_equal(out[0][4], 1 - np.eye(n, dtype=np.uint8))
     A, T, E, _ = _series_tables(hd.activation("tanh"), 60, np.array([2.1]))
     for c in (-1.9, 0.2, 2.1):
         a = kr.series_kernel(A, T, E, 0, 0, 2.1, 2.1, c)
@@ -153,17 +169,26 @@ def test_compiled_matches_interpreted():
         assert abs(fast[0] - a[0]) <= a[2]                 # same sum, error bounded
         np.testing.assert_allclose(fast, kr.series_value.py_func(A, T, 0, 0, 2.1, 2.1, c),
                                    rtol=1e-15, atol=1e-17)
+    # the data Gram: each entry the sequential sum in coordinate order, in any block
+    XT = np.ascontiguousarray(X.T)
+    for fn in (kr.data_gram, kr.data_gram.py_func, kr.data_gram_serial):
+        D = np.empty((n, n))
+        fn(X, rows, XT, 2.0 / d, D)
+        seq = np.array([[sum_in_order(X[i], X[j]) * (2.0 / d)
+                         for j in range(n)] for i in range(n)])
+        assert np.array_equal(D, seq)
     S = 2 * w2 * np.full((n, n), 0.3) + G
     Kc = np.full((n, n), 0.3)
     s_pts = np.diag(S).copy()
     outs = []
-    for fn in (kt.kdot_theta, kt.kdot_theta.py_func):
+    for fn in (kt.kdot_theta, kt.kdot_theta.py_func, kt.kdot_theta_serial):
         Kd, Th, rr = np.empty((n, n)), np.empty((n, n)), np.empty(n)
         fn(S, Kc, rows, rows, s_pts, np.full(n, 0.4), np.zeros(n, np.int64), w2,
            kr.KIND_SERIES, NF, NF, A, T, Kd, Th, rr)
         outs.append((Kd, Th, rr))
-    for x, y in zip(*outs):
+    for x, y, z in zip(*outs):
         np.testing.assert_allclose(x, y, rtol=1e-15, atol=1e-17)
+        assert np.array_equal(x, z)
     assert kr.find_parallel(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
     assert kr.find_parallel.py_func(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
     G2 = G.copy()

@@ -26,6 +26,7 @@ Conventions (MATH §3 and §5):
 """
 
 import math
+import types
 
 import numba
 import numpy as np
@@ -39,7 +40,8 @@ __all__ = [
     "KIND_COS", "KIND_GAUSSIAN", "KIND_EXP", "KIND_NAMES",
     "closed_kernel", "series_kernel", "series_value", "kernel_value", "kernel_eval",
     "solve_entry", "diag_nu",
-    "build_table", "gram_table", "gram_general", "find_parallel",
+    "build_table", "gram_table", "gram_general", "find_parallel", "data_gram",
+    "gram_table_serial", "gram_general_serial", "find_parallel_serial", "data_gram_serial",
     "max_offdiag_corr",
 ]
 
@@ -348,140 +350,230 @@ def _track(res, err, its, dv, emax, rmax, dmax, imax):
     return emax, rmax, dmax, imax
 
 
-@_pjit
-def gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A, T, E, maxit,
-               K, row_lo, row_hi, row_res, row_err, row_its, row_dv):
+@_jit
+def _table_row(a, G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A, T, E, maxit,
+               K, flag_tol, flags):
+    """Row a of :func:`gram_table`; returns ``(lo, hi, res, err, its, dv)`` of the row."""
+    nint = F.shape[0] - 1
+    h = 2.0 / nint
+    nc = cols.shape[0]
+    i = rows[a]
+    lo = nint
+    hi = -1
+    rmax = 0.0
+    emax = 0.0
+    dmax = 0.0
+    imax = 0
+    for b in range(nc):
+        j = cols[b]
+        g = G[a, b]
+        flags[a, b] = 0
+        if i == j:
+            k = kappa
+            G[a, b] = s
+            K[a, b] = k
+            continue
+        u = g / g0
+        if u > 1.0:
+            u = 1.0
+        elif u < -1.0:
+            u = -1.0
+        x = (u + 1.0) / h
+        m = int(x)
+        if m >= nint:
+            m = nint - 1
+        if good[m]:
+            t = x - m
+            t2 = t * t
+            t3 = t2 * t
+            k = ((2.0 * t3 - 3.0 * t2 + 1.0) * F[m] + (t3 - 2.0 * t2 + t) * h * dF[m]
+                 + (3.0 * t2 - 2.0 * t3) * F[m + 1] + (t3 - t2) * h * dF[m + 1])
+            if m < lo:
+                lo = m
+            if m > hi:
+                hi = m
+        else:
+            k0 = F[m] + (F[m + 1] - F[m]) * (x - m)
+            if not math.isfinite(k0):
+                k0 = 0.0
+            k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, 0, 0, s, s, g, w2, k0,
+                                               maxit, kappa)
+            emax, rmax, dmax, imax = _track(res, err, its, dv, emax, rmax, dmax, imax)
+            if not (res + err <= flag_tol):
+                flags[a, b] = 1
+        K[a, b] = k
+        G[a, b] = 2.0 * w2 * k + g
+    return lo, hi, rmax, emax, imax, dmax
+
+
+def _gram_table(G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A, T, E, maxit,
+                K, row_lo, row_hi, row_res, row_err, row_its, row_dv, flag_tol, flags):
     """Equal-norm Gram block from the table; Sigma overwrites G in place.
 
     ``G[a, b] = (2/d) x_rows[a]^T x_cols[b]`` on entry and ``Sigma`` on exit.  Entries
     in intervals marked bad are solved directly (``row_res``, ``row_err``, ``row_its``,
     ``row_dv`` record residual, residual + evaluation error, Newton iterations and
-    ``|K_c|`` of those).
+    ``|K_c|`` of those); ``flags[a, b] = 1`` where residual + evaluation error exceeds
+    ``flag_tol`` (the entries the dual kernel re-solves).
     ``row_lo``/``row_hi`` receive the lowest/highest table interval used per row.
+    Every entry depends on its own ``g`` alone, so any block gives the same bits.
     """
-    nint = F.shape[0] - 1
-    h = 2.0 / nint
-    nr = rows.shape[0]
-    nc = cols.shape[0]
-    for a in prange(nr):
-        i = rows[a]
-        lo = nint
-        hi = -1
-        rmax = 0.0
-        emax = 0.0
-        dmax = 0.0
-        imax = 0
-        for b in range(nc):
-            j = cols[b]
-            g = G[a, b]
-            if i == j:
-                k = kappa
-                G[a, b] = s
-                K[a, b] = k
-                continue
-            u = g / g0
-            if u > 1.0:
-                u = 1.0
-            elif u < -1.0:
-                u = -1.0
-            x = (u + 1.0) / h
-            m = int(x)
-            if m >= nint:
-                m = nint - 1
-            if good[m]:
-                t = x - m
-                t2 = t * t
-                t3 = t2 * t
-                k = ((2.0 * t3 - 3.0 * t2 + 1.0) * F[m] + (t3 - 2.0 * t2 + t) * h * dF[m]
-                     + (3.0 * t2 - 2.0 * t3) * F[m + 1] + (t3 - t2) * h * dF[m + 1])
-                if m < lo:
-                    lo = m
-                if m > hi:
-                    hi = m
-            else:
-                k0 = F[m] + (F[m + 1] - F[m]) * (x - m)
-                if not math.isfinite(k0):
-                    k0 = 0.0
-                k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, 0, 0, s, s, g, w2, k0,
-                                                   maxit, kappa)
-                emax, rmax, dmax, imax = _track(res, err, its, dv, emax, rmax, dmax, imax)
-            K[a, b] = k
-            G[a, b] = 2.0 * w2 * k + g
+    for a in prange(rows.shape[0]):
+        lo, hi, r, e, it, dv = _table_row(a, G, rows, cols, g0, kappa, s, w2, F, dF, good,
+                                          kind, fv, fd, A, T, E, maxit, K, flag_tol, flags)
         row_lo[a] = lo
         row_hi[a] = hi
-        row_res[a] = rmax
-        row_err[a] = emax
-        row_its[a] = imax
-        row_dv[a] = dmax
+        row_res[a] = r
+        row_err[a] = e
+        row_its[a] = it
+        row_dv[a] = dv
 
 
-@_pjit
-def gram_general(G, rows, cols, kappa, s, pidx, w2, kind, fv, fd, A, T, E, maxit, K, row_res,
-                 row_err, row_its, row_dv):
+@_jit
+def _general_row(a, G, rows, cols, kappa, s, pidx, w2, kind, fv, fd, A, T, E, maxit, K,
+                 flag_tol, flags):
+    """Row a of :func:`gram_general`; returns ``(res, err, its, dv)`` of the row."""
+    nc = cols.shape[0]
+    i0 = rows[a]
+    rmax = 0.0
+    emax = 0.0
+    dmax = 0.0
+    imax = 0
+    for b in range(nc):
+        j0 = cols[b]
+        g = G[a, b]
+        flags[a, b] = 0
+        if i0 == j0:
+            K[a, b] = kappa[i0]
+            G[a, b] = s[i0]
+            continue
+        # canonical orientation (lower index first): K_ij and K_ji are the same bits
+        i = i0 if i0 < j0 else j0
+        j = j0 if i0 < j0 else i0
+        c0 = g
+        r = math.sqrt(s[i] * s[j])
+        if c0 > r:
+            c0 = r
+        elif c0 < -r:
+            c0 = -r
+        pi = pidx[i]
+        pj = pidx[j]
+        k0, dv0 = kernel_value(kind, fv, fd, A, T, pi, pj, s[i], s[j], c0)
+        k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, pi, pj, s[i], s[j], g, w2,
+                                           k0, maxit, math.sqrt(abs(kappa[i] * kappa[j])))
+        emax, rmax, dmax, imax = _track(res, err, its, dv, emax, rmax, dmax, imax)
+        if not (res + err <= flag_tol):
+            flags[a, b] = 1
+        K[a, b] = k
+        G[a, b] = 2.0 * w2 * k + g
+    return rmax, emax, imax, dmax
+
+
+def _gram_general(G, rows, cols, kappa, s, pidx, w2, kind, fv, fd, A, T, E, maxit, K, row_res,
+                  row_err, row_its, row_dv, flag_tol, flags):
     """General-norm Gram block by entrywise Newton; Sigma overwrites G in place.
 
     ``kappa[i]``, ``s[i]`` are the diagonal fixed point and variance of point i and
     ``pidx[i]`` its row in the series tables; ``row_res[a]``, ``row_err[a]``, ``row_its[a]``,
     ``row_dv[a]`` receive the largest residual, ``residual + eval_error``, Newton
-    iteration count and ``|K_c|`` (local contraction / 2 w2) of row a.
+    iteration count and ``|K_c|`` (local contraction / 2 w2) of row a; ``flags[a, b] = 1``
+    where residual + evaluation error exceeds ``flag_tol``.  Each entry is solved in the
+    canonical orientation (lower point index first), so it is the same bits in any block.
     """
-    nr = rows.shape[0]
-    nc = cols.shape[0]
-    for a in prange(nr):
-        i = rows[a]
-        rmax = 0.0
-        emax = 0.0
-        dmax = 0.0
-        imax = 0
-        for b in range(nc):
-            j = cols[b]
-            g = G[a, b]
-            if i == j:
-                K[a, b] = kappa[i]
-                G[a, b] = s[i]
-                continue
-            c0 = g
-            r = math.sqrt(s[i] * s[j])
-            if c0 > r:
-                c0 = r
-            elif c0 < -r:
-                c0 = -r
-            pi = pidx[i]
-            pj = pidx[j]
-            k0, dv0 = kernel_value(kind, fv, fd, A, T, pi, pj, s[i], s[j], c0)
-            k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, pi, pj, s[i], s[j], g, w2,
-                                               k0, maxit,
-                                               math.sqrt(abs(kappa[i] * kappa[j])))
-            emax, rmax, dmax, imax = _track(res, err, its, dv, emax, rmax, dmax, imax)
-            K[a, b] = k
-            G[a, b] = 2.0 * w2 * k + g
-        row_res[a] = rmax
-        row_err[a] = emax
-        row_its[a] = imax
-        row_dv[a] = dmax
+    for a in prange(rows.shape[0]):
+        r, e, it, dv = _general_row(a, G, rows, cols, kappa, s, pidx, w2, kind, fv, fd, A, T,
+                                    E, maxit, K, flag_tol, flags)
+        row_res[a] = r
+        row_err[a] = e
+        row_its[a] = it
+        row_dv[a] = dv
 
 
-@_pjit
-def find_parallel(G, rows, cols, diag, thresh):
+@_jit
+def _parallel_row(a, G, rows, cols, diag, thresh):
+    i = rows[a]
+    for b in range(cols.shape[0]):
+        j = cols[b]
+        if i != j and abs(G[a, b]) >= thresh * math.sqrt(diag[i] * diag[j]):
+            return b
+    return -1
+
+
+def _find_parallel(G, rows, cols, diag, thresh):
     """First pair (i, j), i != j, with ``|G_ij| >= thresh sqrt(G_ii G_jj)``, else (-1, -1).
 
     ``diag[i] = G_ii`` for every point index i.  Rows are scanned in parallel; the pair
     reported is the one in the lowest row that has any.
     """
     nr = rows.shape[0]
-    nc = cols.shape[0]
     hit = np.full(nr, -1, dtype=np.int64)
     for a in prange(nr):
-        i = rows[a]
-        for b in range(nc):
-            j = cols[b]
-            if i != j and abs(G[a, b]) >= thresh * math.sqrt(diag[i] * diag[j]):
-                hit[a] = b
-                break
+        hit[a] = _parallel_row(a, G, rows, cols, diag, thresh)
     for a in range(nr):
         if hit[a] >= 0:
             return rows[a], cols[hit[a]]
     return -1, -1
+
+
+_DOT_CHUNK = 256
+
+
+@_jit
+def _dot_row(a, X, rows, XT, scale, G):
+    """``G[a, :] = scale * X[rows[a]] . XT`` with each entry summed in coordinate order."""
+    d = X.shape[1]
+    nc = XT.shape[1]
+    xi = X[rows[a]]
+    Ga = G[a]
+    acc = np.empty(_DOT_CHUNK)
+    for c0 in range(0, nc, _DOT_CHUNK):
+        w = min(_DOT_CHUNK, nc - c0)
+        acc[:w] = 0.0
+        for k in range(d):
+            x = xi[k]
+            src = XT[k, c0:c0 + w]           # a slice: no index wrap-around, vectorises
+            for bb in range(w):
+                acc[bb] += x * src[bb]
+        for bb in range(w):
+            Ga[c0 + bb] = acc[bb] * scale
+
+
+def _data_gram(X, rows, XT, scale, G):
+    """``G[a, b] = scale * sum_k X[rows[a], k] XT[k, b]``, every entry summed in order k.
+
+    ``XT = X[cols].T`` (contiguous).  Unlike BLAS, whose blocking makes an entry depend on
+    the shape of the block it is computed in, each entry here is the same sequential sum
+    in any block (vectorised across the entries of a row, never across k), so blocks
+    computed apart, on Dask workers or in memory, give the same bits.
+    """
+    for a in prange(rows.shape[0]):
+        _dot_row(a, X, rows, XT, scale, G)
+
+
+def twin(fn, suffix="_serial"):
+    """A copy of the Python function ``fn`` under another name, to jit it a second time.
+
+    numba's on-disk cache is keyed by the function's qualified name and line, not by its
+    compile flags, so a parallel and a serial compilation of one function would overwrite
+    each other's cache entries; the copy gets a cache file of its own.
+    """
+    f = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                           fn.__defaults__, fn.__closure__)
+    f.__qualname__ = fn.__qualname__ + suffix
+    f.__doc__ = fn.__doc__
+    return f
+
+
+gram_table = _pjit(_gram_table)
+gram_general = _pjit(_gram_general)
+find_parallel = _pjit(_find_parallel)
+data_gram = _pjit(_data_gram)
+#: single-threaded twins for work split across threads by a scheduler (Dask): nested
+#: numba parallelism would oversubscribe the cores.  Same row functions, same bits.
+gram_table_serial = _jit(twin(_gram_table))
+gram_general_serial = _jit(twin(_gram_general))
+find_parallel_serial = _jit(twin(_find_parallel))
+data_gram_serial = _jit(twin(_data_gram))
 
 
 @_pjit

@@ -11,16 +11,44 @@ import math
 import numba
 from numba import prange
 
-from .gram import KIND_SERIES, closed_kernel, series_value
+from .gram import KIND_SERIES, closed_kernel, series_value, twin
 
-__all__ = ["kdot_theta", "build_kdot_table", "kdot_theta_table"]
+__all__ = ["kdot_theta", "build_kdot_table", "kdot_theta_table", "kdot_theta_serial",
+           "kdot_theta_table_serial"]
 
 _jit = numba.njit(cache=True, nogil=True)
 _pjit = numba.njit(cache=True, nogil=True, parallel=True)
 
 
-@_pjit
-def kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, fv, fd, A, T, Kdot, Theta, row_rho):
+@_jit
+def _kdot_row(a, Sig, K, rows, cols, s, kdiag, pidx, w2, kind, fv, fd, A, T, Kdot, Theta):
+    """Row a of :func:`kdot_theta`; returns the row's largest off-diagonal ``|rho|``."""
+    i0 = rows[a]
+    rmax = 0.0
+    for b in range(cols.shape[0]):
+        j0 = cols[b]
+        c = Sig[a, b]
+        if i0 == j0:
+            v = kdiag[i0]
+        else:
+            # canonical orientation (lower index first): the same bits in any block
+            i = i0 if i0 < j0 else j0
+            j = j0 if i0 < j0 else i0
+            r = math.sqrt(s[i] * s[j])
+            rho = abs(c) / r
+            if rho > rmax:
+                rmax = rho
+            if kind == KIND_SERIES:
+                v, dv = series_value(A, T, pidx[i], pidx[j], s[i], s[j], c)
+            else:
+                vv, v, e0 = closed_kernel(kind, fv, fd, s[i], s[j], c)
+        Kdot[a, b] = v
+        Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
+    return min(rmax, 1.0)
+
+
+def _kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, fv, fd, A, T, Kdot, Theta,
+                row_rho):
     """``Kdot = K_{sigma'}(s_i, s_j, Sigma_ij)`` and ``Theta = K (1 + B)``.
 
     ``B = Kdot / (1 - 2 w2 Kdot)`` (MATH section 5).  With ``kind`` a closed-form id the
@@ -31,28 +59,9 @@ def kdot_theta(Sig, K, rows, cols, s, kdiag, pidx, w2, kind, fv, fd, A, T, Kdot,
     ``row_rho[a]`` receives the largest off-diagonal ``|rho|`` of row a: every error
     term of the series grows with ``|rho|``, so the caller bounds the error there.
     """
-    nr = rows.shape[0]
-    nc = cols.shape[0]
-    for a in prange(nr):
-        i = rows[a]
-        rmax = 0.0
-        for b in range(nc):
-            j = cols[b]
-            c = Sig[a, b]
-            if i == j:
-                v = kdiag[i]
-            else:
-                r = math.sqrt(s[i] * s[j])
-                rho = abs(c) / r
-                if rho > rmax:
-                    rmax = rho
-                if kind == KIND_SERIES:
-                    v, dv = series_value(A, T, pidx[i], pidx[j], s[i], s[j], c)
-                else:
-                    vv, v, e0 = closed_kernel(kind, fv, fd, s[i], s[j], c)
-            Kdot[a, b] = v
-            Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
-        row_rho[a] = min(rmax, 1.0)
+    for a in prange(rows.shape[0]):
+        row_rho[a] = _kdot_row(a, Sig, K, rows, cols, s, kdiag, pidx, w2, kind, fv, fd, A, T,
+                               Kdot, Theta)
 
 
 @_jit
@@ -103,53 +112,63 @@ def build_kdot_table(kind, fv, fd, A, T, s, g0, w2, F, dF, H, mid_err):
         mid_err[m] = e if math.isfinite(e) else math.inf
 
 
-@_pjit
-def kdot_theta_table(Sig, K, rows, cols, s, g0, w2, kdiag, H, good, kind, fv, fd, A, T, Kdot,
-                     Theta, row_rho, row_lo, row_hi):
+@_jit
+def _kdot_table_row(a, Sig, K, rows, cols, s, g0, w2, kdiag, H, good, kind, fv, fd, A, T,
+                    Kdot, Theta):
+    """Row a of :func:`kdot_theta_table`; returns ``(rho, lo, hi)`` of the row."""
+    nint = H.shape[0] - 1
+    h = 2.0 / nint
+    i = rows[a]
+    lo = nint
+    hi = -1
+    rmax = 0.0
+    for b in range(cols.shape[0]):
+        j = cols[b]
+        c = Sig[a, b]
+        if i == j:
+            v = kdiag[i]
+        else:
+            rho = abs(c) / s
+            if rho > rmax:
+                rmax = rho
+            u = (c - 2.0 * w2 * K[a, b]) / g0
+            if u > 1.0:
+                u = 1.0
+            elif u < -1.0:
+                u = -1.0
+            x = (u + 1.0) / h
+            m = int(x)
+            if m >= nint:
+                m = nint - 1
+            if good[m]:
+                v = _lagrange4(H, m, x - m)
+                if m < lo:
+                    lo = m
+                if m > hi:
+                    hi = m
+            elif kind == KIND_SERIES:
+                v, dv = series_value(A, T, 0, 0, s, s, c)
+            else:
+                vv, v, e0 = closed_kernel(kind, fv, fd, s, s, c)
+        Kdot[a, b] = v
+        Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
+    return min(rmax, 1.0), lo, hi
+
+
+def _kdot_theta_table(Sig, K, rows, cols, s, g0, w2, kdiag, H, good, kind, fv, fd, A, T, Kdot,
+                      Theta, row_rho, row_lo, row_hi):
     """Equal-norm ``Kdot`` and ``Theta`` from the table ``H`` (direct where not good).
 
     ``u = (Sigma_ij - 2 w2 K_ij) / g0``; ``row_lo``/``row_hi`` receive the table
     intervals read, ``row_rho`` the largest off-diagonal ``|rho|`` per row.
     """
-    nint = H.shape[0] - 1
-    h = 2.0 / nint
-    nr = rows.shape[0]
-    nc = cols.shape[0]
-    for a in prange(nr):
-        i = rows[a]
-        lo = nint
-        hi = -1
-        rmax = 0.0
-        for b in range(nc):
-            j = cols[b]
-            c = Sig[a, b]
-            if i == j:
-                v = kdiag[i]
-            else:
-                rho = abs(c) / s
-                if rho > rmax:
-                    rmax = rho
-                u = (c - 2.0 * w2 * K[a, b]) / g0
-                if u > 1.0:
-                    u = 1.0
-                elif u < -1.0:
-                    u = -1.0
-                x = (u + 1.0) / h
-                m = int(x)
-                if m >= nint:
-                    m = nint - 1
-                if good[m]:
-                    v = _lagrange4(H, m, x - m)
-                    if m < lo:
-                        lo = m
-                    if m > hi:
-                        hi = m
-                elif kind == KIND_SERIES:
-                    v, dv = series_value(A, T, 0, 0, s, s, c)
-                else:
-                    vv, v, e0 = closed_kernel(kind, fv, fd, s, s, c)
-            Kdot[a, b] = v
-            Theta[a, b] = K[a, b] * (1.0 + v / (1.0 - 2.0 * w2 * v))
-        row_rho[a] = min(rmax, 1.0)
-        row_lo[a] = lo
-        row_hi[a] = hi
+    for a in prange(rows.shape[0]):
+        row_rho[a], row_lo[a], row_hi[a] = _kdot_table_row(
+            a, Sig, K, rows, cols, s, g0, w2, kdiag, H, good, kind, fv, fd, A, T, Kdot, Theta)
+
+
+kdot_theta = _pjit(_kdot_theta)
+kdot_theta_table = _pjit(_kdot_theta_table)
+#: single-threaded twins (see :data:`hermite_dual._kernels.gram.gram_general_serial`)
+kdot_theta_serial = _jit(twin(_kdot_theta))
+kdot_theta_table_serial = _jit(twin(_kdot_theta_table))

@@ -38,6 +38,7 @@ from .mehler import (
     _TABLE_P,
     _MehlerTable,
     nu_error,
+    series_degree,
     series_tables,
 )
 from .precise import _precise_scalar
@@ -191,7 +192,12 @@ class DualKernel:
         value, bound = self._evaluate(fa, fb, fc)
         return value.reshape(shape), bound.reshape(shape)
 
-    def _evaluate(self, fa, fb, fc):
+    def _evaluate(self, fa, fb, fc, few=None):
+        """``(value, bound)`` on flat arrays.  ``few``: the Mehler route's table, exact
+        coefficients at the distinct variances (True) or the interpolated grid (False);
+        by default the first up to ``_FEW_DISTINCT`` distinct variances.  A caller that
+        needs each entry's value to be independent of the other entries in the call
+        (:func:`~hermite_dual.population_gram`'s blocks) fixes it."""
         closed = self._closed_evaluator()
         if closed is not None:
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -215,7 +221,7 @@ class DualKernel:
         bound = np.full(fa.size, np.inf)
         todo = np.ones(fa.size, dtype=bool)
         if fa.size and self._mehler_allowed():
-            todo = self._mehler(fa, fb, fc, value, bound)
+            todo = self._mehler(fa, fb, fc, value, bound, few)
         if todo.any():
             idx = np.flatnonzero(todo)
             sig = self._numba_quad()
@@ -253,15 +259,15 @@ class DualKernel:
                 self._sq_limit = square_integrable_limit(self.activation)
             return self._sq_limit == math.inf
 
-    def _mehler(self, fa, fb, fc, value, bound):
+    def _mehler(self, fa, fb, fc, value, bound, few=None):
         """Mehler route; fills value/bound where it certifies, returns the mask of the rest."""
         rho = np.clip(fc / (np.sqrt(fa) * np.sqrt(fb)), -1.0, 1.0)
         uq = np.unique(np.concatenate([fa, fb]))
         ok = np.zeros(fa.size, dtype=np.bool_)
         out = np.zeros(fa.size)
         bnd = np.zeros(fa.size)
-        if uq.size <= _FEW_DISTINCT:
-            A, T, E, nu = series_tables(self.activation, uq)
+        if (uq.size <= _FEW_DISTINCT) if few is None else few:
+            A, T, E, nu = series_tables(self.activation, uq, series_degree(1))
             i1 = np.searchsorted(uq, fa)
             i2 = np.searchsorted(uq, fb)
             _mehler_exact_kernel(A, T, E, nu, i1, i2, rho, _MEHLER_TOL, out, bnd, ok)

@@ -10,9 +10,8 @@ import numpy as np
 import sympy as sp
 
 from .._kernels import gram as kr
-from .._kernels import tangent as kt
 from ..activations import Activation
-from .base import _DUMMY, _EPS, _series_error_envelope, _series_tables
+from .base import _EPS, _series_tables
 
 # ---------------------------------------------------------------------------
 # the result
@@ -111,6 +110,7 @@ class EquilibriumKernel:
     _kind: int = field(default=0, repr=False)
     _evaluator: object = field(default=None, repr=False)
     _degree: int = field(default=None, repr=False)
+    _plan: object = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __repr__(self):
@@ -140,65 +140,12 @@ class EquilibriumKernel:
         if "Kdot" in self._cache:
             return self._cache["Kdot"], self._cache["Theta"]
         t0 = time.perf_counter()
-        pts = np.unique(np.concatenate([self.rows, self.cols]))
-        pidx = np.zeros(self.s.shape[0], dtype=np.int64)
-        kdiag = np.full(self.s.shape[0], np.nan)
-        ev = self._evaluator
-        dact = ev.derivative_act()      # ValueError when sigma' has a Dirac mass
-        if self._kind == kr.KIND_SERIES:
-            if self.method == "equal":
-                A, T, E, nud = _series_tables(dact, self._degree, self.s[pts[:1]])
-                kdiag[pts] = nud[0]
-            else:
-                A, T, E, nud = _series_tables(dact, self._degree, self.s[pts])
-                pidx[pts] = np.arange(pts.size)
-                kdiag[pts] = nud
-        else:
-            A = T = E = _DUMMY
-            kdiag[pts] = self._evaluator.nu_deriv_act(self.s[pts])
-        Kdot = np.empty_like(self.K)
-        Theta = np.empty_like(self.K)
-        row_rho = np.zeros(self.rows.size)
-        interp_err = 0.0
-        table = self._cache.get("F_table")
-        if self.method == "equal" and table is not None:
-            F, dF, g0 = table
-            s0 = float(self.s[pts[0]])
-            nint = F.size - 1
-            H = np.empty(nint + 1)
-            mid_err = np.empty(nint)
-            kt.build_kdot_table(self._kind, ev.fv, ev.fd, A, T, s0, g0, self.sigma_w2, F, dF, H, mid_err)
-            good = np.isfinite(H[:-1]) & np.isfinite(H[1:]) & (
-                mid_err <= 8 * _EPS * max(1.0, float(np.max(np.abs(H[np.isfinite(H)])))))
-            lo = np.zeros(self.rows.size, dtype=np.int64)
-            hi = np.zeros(self.rows.size, dtype=np.int64)
-            kt.kdot_theta_table(self.Sigma, self.K, self.rows, self.cols, s0, g0,
-                                self.sigma_w2, kdiag, H, good, self._kind, ev.fv, ev.fd, A, T,
-                                Kdot, Theta,
-                                row_rho, lo, hi)
-            a, b = int(lo.min()), int(hi.max())
-            if b >= a:
-                mid_ok = np.where(good, mid_err, 0.0)
-                nb = mid_ok.copy()
-                nb[1:] = np.maximum(nb[1:], mid_ok[:-1])
-                nb[:-1] = np.maximum(nb[:-1], mid_ok[1:])
-                interp_err = 2 * float(np.max(nb[a:b + 1]))
-        else:
-            kt.kdot_theta(self.Sigma, self.K, self.rows, self.cols, self.s, kdiag, pidx,
-                          self.sigma_w2, self._kind, ev.fv, ev.fd, A, T, Kdot, Theta,
-                          row_rho)
-        rho = float(row_rho.max()) if row_rho.size else 0.0
-        if self._kind == kr.KIND_SERIES:
-            used = np.unique(pidx[pts])
-            err = max(_series_error_envelope(A[used], T[used], E[used], rho),
-                      16 * _EPS * float(np.max(np.abs(kdiag[pts]))))
-        else:
-            err = 16 * _EPS * float(np.max(np.abs(kdiag[pts])))
+        plan = self._plan
+        Kdot, Theta, stats = plan.tangent_block(self.K, self.Sigma, self.rows, self.cols)
         # K's own error moves Sigma by 2 sigma_w^2 error_bound; |dKdot/dc| <= sup|K_{sigma''}|
         # is not available in general, so this part is left to the caller (see Kdot_error)
-        err += interp_err
         self._cache["Kdot"], self._cache["Theta"] = Kdot, Theta
-        self._cache["Kdot_error"] = err
+        self._cache["Kdot_error"] = plan.tangent_error([stats])
         self.timing["tangent"] = time.perf_counter() - t0
         return Kdot, Theta
 

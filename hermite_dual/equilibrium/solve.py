@@ -1,4 +1,8 @@
 """:func:`population_gram`: the fixed points of MATH §5, diagonal first, then every entry.
+
+:func:`plan_gram` is the O(n) stage (validation, diagonal fixed points, tables);
+:func:`population_gram` computes one block of it and :func:`finish_gram` turns the
+blocks' statistics into the result and its error bound.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from .base import (
     _EPS,
     _EQUAL_NORM_RTOL,
     _METHODS,
-    _PARALLEL_COS,
     _TABLE_INTERVALS,
     EquilibriumNotConverged,
     _check_index,
@@ -26,68 +29,12 @@ from .base import (
     _Evaluator,
     _series_tables,
 )
+from .plan import GramPlan
 from .result import EquilibriumKernel
 
 # ---------------------------------------------------------------------------
 # the diagonal
 # ---------------------------------------------------------------------------
-
-_REFINE_MAXIT = 200
-
-
-def _refine_entries(act, K, Sigma, rows, cols, s, w2, row_err, L, kscale, kmin):
-    """Re-solve the entries of rows whose series error is above rounding, in place.
-
-    Near ``|rho| = 1`` the Mehler series of an activation with a kink converges slowly,
-    and its certified tail (honest, but large) dominates the entry's error.  Those rows
-    are solved again with :meth:`hermite_dual.DualKernel.kernel_with_error`, which
-    switches to quadrature where the series misses float64 accuracy: the fixed point
-    ``k = K_sigma(s_i, s_j, 2 w k + g_ij)`` by plain iteration (contraction ``L``) from
-    the series value.  Every entry of a flagged row takes the dual kernel's value and
-    bound (which may be the larger of the two where quadrature's estimate is pessimistic:
-    one pipeline, one accounting); ``row_err`` and, for a principal block, the mirrored
-    entries are updated, so K stays symmetric and every Gram entry is what
-    ``dual(act).kernel`` gives at its covariance.
-    """
-    from ..duals import dual
-    from ..duals.base import _MEHLER_TOL
-    # the rows where the dual kernel would not accept the series for some entry
-    flagged = np.flatnonzero(row_err > _MEHLER_TOL * kmin)
-    if flagged.size == 0:
-        return
-    principal = rows.shape == cols.shape and bool(np.all(rows == cols))
-    dk = dual(act)
-    P, C = np.meshgrid(flagged, np.arange(cols.size), indexing="ij")
-    P, C = P.ravel(), C.ravel()
-    gi, gj = rows[P], cols[C]
-    keep = gi != gj                                   # the diagonal is kappa, solved apart
-    if principal:                                     # each unordered pair once
-        mark = np.zeros(rows.size, dtype=bool)
-        mark[flagged] = True
-        keep &= ~(mark[C] & (C < P))
-    P, C, gi, gj = P[keep], C[keep], gi[keep], gj[keep]
-    si, sj = s[gi], s[gj]
-    lim = np.sqrt(si) * np.sqrt(sj)
-    k = K[P, C].copy()
-    g = Sigma[P, C] - 2 * w2 * k
-    step = np.full(k.size, np.inf)
-    for _ in range(_REFINE_MAXIT):
-        v, b = dk.kernel_with_error(si, sj, np.clip(2 * w2 * k + g, -lim, lim))
-        step = np.abs(v - k)
-        k = v
-        if w2 == 0.0 or np.all(step <= 2 * _EPS * (np.abs(k) + kscale)):
-            break
-    err = (b + L * step) / (1 - L)
-    K[P, C] = k
-    Sigma[P, C] = 2 * w2 * k + g
-    if principal:
-        K[C, P] = k
-        Sigma[C, P] = Sigma[P, C]
-        np.maximum.at(row_err, C, err)
-    new = np.zeros(row_err.size)
-    np.maximum.at(new, P, err)
-    row_err[flagged] = new[flagged]
-
 
 def _solve_diagonal(ev, g, w2, max_iter, act_name):
     """``kappa = nu(2 w2 kappa + g)`` for every entry of g, by Newton's method.
@@ -152,77 +99,26 @@ def _solve_diagonal(ev, g, w2, max_iter, act_name):
 # the public entry point
 # ---------------------------------------------------------------------------
 
-def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None,
-                    cols=None, allow_parallel=False, raise_on_failure=True, method="auto",
-                    degree=None):
-    """Population Gram matrix K at the equilibrium point, with Sigma, Kdot, Theta, lambda_*.
+def plan_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, method="auto",
+              degree=None, allow_parallel=False, points=None):
+    """The O(n) stage of :func:`population_gram`: a :class:`~.plan.GramPlan`.
 
-    Parameters
-    ----------
-    X : array_like, shape (n, d)
-        Data, rows are samples. No row may be zero, no two rows parallel.
-    act : str or sympy.Expr or Activation
-        The activation (anything :func:`hermite_dual.activation` accepts).
-    sigma_w2 : float
-        ``sigma_w^2`` (``W_ij ~ N(0, 2 sigma_w^2 / m)``), ``>= 0``; the kernel map must be a
-        contraction (measured, see Raises).
-    tol : float
-        Required bound on the fixed-point error (residual / (1 - contraction)).
-    max_iter : int
-        Cap on the Newton steps of the diagonal fixed point and of each entry.
-    rows, cols : sequence of int, optional
-        Compute only the block ``K[rows][:, cols]`` (default: all points).  Only the
-        points in the block are touched (plus O(n d) norms).
-    allow_parallel : bool
-        Accept parallel (or anti-parallel) rows, which the theory excludes.
-    raise_on_failure : bool
-        Raise :class:`EquilibriumNotConverged` when a fixed point did not converge;
-        with False, return the result with ``converged=False``.
-    method : {"auto", "equal", "general"}
-        ``"equal"``: tabulated F for equal norms (requires ``||x_i||^2`` equal to
-        ``64 eps`` relative); ``"general"``: entrywise Newton; ``"auto"`` picks
-        ``"equal"`` when the norms agree to rounding.
-    degree : int, optional
-        Hermite degree of the Mehler series tables, at most 1200 (default: the dual
-        kernels' policy, :func:`hermite_dual.duals.mehler.series_degree`: 200, with the
-        entries those terms do not certify re-solved by the dual kernel).
-
-    Returns
-    -------
-    EquilibriumKernel
-
-    Raises
-    ------
-    ValueError
-        Non-finite entries, zero rows, parallel rows (naming the pair), a wrong shape,
-        bad ``sigma_w2``/``tol``/``max_iter``/``rows``/``cols``/``method``/``degree``,
-        unequal norms with ``method="equal"``, or ``sigma_w2`` beyond the contraction
-        limit (quoting the measured contraction factor).
-    TypeError
-        X that is not a real array.
-    EquilibriumNotConverged
-        A fixed point did not converge within ``max_iter`` (unless
-        ``raise_on_failure=False``); ``.result`` holds the non-converged result.
-
-    Notes
-    -----
-    MATH §5; see :class:`EquilibriumKernel` for which parts of the error bound
-    are certified and which are estimated.  The equal-norm path tabulates
-    ``F(u) = K_ij`` for ``u = g_ij / g_0`` on ``2^12`` intervals of [-1, 1].
+    Validates every input, solves each point's diagonal fixed point and builds the tables
+    every entry needs; ``points`` (default: all) are the points whose entries will be
+    asked for.  :meth:`GramPlan.block` then computes any block of K, Sigma, Kdot and
+    Theta; :func:`population_gram` is one block of it, :mod:`hermite_dual.distributed`
+    many.  Arguments as :func:`population_gram`; ``X`` must already be a validated
+    float64 matrix (:func:`hermite_dual._util.validate.data_matrix`).
 
     Examples
     --------
-    tanh uses Mehler series; the tabulated (equal-norm) and entrywise paths agree:
-
     >>> import numpy as np
     >>> import hermite_dual as hd
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((6, 3))
-    >>> X *= np.sqrt(3) / np.linalg.norm(X, axis=1, keepdims=True)
-    >>> a = hd.population_gram(X, "tanh", method="equal")
-    >>> b = hd.population_gram(X, "tanh", method="general")
-    >>> bool(np.max(np.abs(a.K - b.K)) < 1e-14), a.error_bound < 1e-13
-    (True, True)
+    >>> X = np.array([[1.0, 1.0], [1.0, -1.0], [1.4142135623730951, 0.0]])
+    >>> plan = plan_gram(X, "relu", 0.08)
+    >>> K, Sigma, stats = plan.block(np.array([0, 1]), np.array([2]))
+    >>> bool(np.array_equal(K, hd.population_gram(X, "relu", 0.08).K[:2, 2:]))
+    True
     """
     t_start = time.perf_counter()
     timing = {}
@@ -237,9 +133,7 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     from ..duals.mehler import series_degree
     degree = (series_degree(n, refined=True) if degree is None
               else _check_int(degree, "degree", 1, 1200))
-    rows = _check_index(rows, n, "rows")
-    cols = _check_index(cols, n, "cols")
-    pts = np.unique(np.concatenate([rows, cols]))
+    pts = np.arange(n, dtype=np.int64) if points is None else points
     norms2 = np.einsum("ij,ij->i", X[pts], X[pts])
     zero = norms2 == 0.0
     if zero.any():
@@ -299,34 +193,22 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         A = T = E = _DUMMY
     timing["tables"] = time.perf_counter() - t0
 
-    # -- data correlations (becomes Sigma in place) --------------------------
-    t0 = time.perf_counter()
-    G = X[rows] @ X[cols].T
-    G *= 2.0 / d
-    timing["gram_XX"] = time.perf_counter() - t0
-    if not allow_parallel and n > 1:
-        t0 = time.perf_counter()
-        gd_full = np.where(np.isnan(gdiag), 1.0, gdiag)
-        i, j = kr.find_parallel(G, rows, cols, gd_full, _PARALLEL_COS)
-        if i >= 0:
-            cosv = float(X[i] @ X[j] / math.sqrt(float(X[i] @ X[i]) * float(X[j] @ X[j])))
-            raise ValueError(f"rows {int(i)} and {int(j)} of X are parallel (cosine "
-                             f"{cosv!r}); the theory excludes parallel inputs "
-                             "(pass allow_parallel=True to compute anyway)")
-        timing["parallel_check"] = time.perf_counter() - t0
+    from ..duals.base import _MEHLER_TOL
+    from ..duals.mehler import _FEW_DISTINCT
+    kmin = float(np.min(kappa[pts]))
+    plan = GramPlan(
+        X=X, act=act, w2=w2, tol=tol, max_iter=max_iter, allow_parallel=allow_parallel,
+        path=path, kind=kind, ev=ev, n_route=n, degree=degree, pts=pts, kappa=kappa, s=s,
+        pidx=pidx, A=A, T=T, E=E, kap=kap, sv=sv, g0=g0,
+        gdiag_full=np.where(np.isnan(gdiag), 1.0, gdiag), diag_err=diag_err,
+        diag_step=diag_step, diag_its=diag_its, diag_done=diag_done, L_diag=L_diag,
+        D_est=D_est, nu_d=nu_d, L_off=L_off, dev=dev, flag_tol=_MEHLER_TOL * kmin,
+        kscale=float(np.max(kappa[pts])),
+        few_variances=bool(np.unique(sv).size <= _FEW_DISTINCT), timing=timing)
 
-    # -- the entries ---------------------------------------------------------
-    t0 = time.perf_counter()
-    K = np.empty_like(G)
-    nr = rows.size
-    row_res = np.zeros(nr)
-    row_err = np.zeros(nr)
-    row_its = np.zeros(nr, dtype=np.int64)
-    row_dv = np.zeros(nr)
-    extra_res = 0.0
-    table_err = 0.0
-    table_its = 0
+    # -- the equal-norm table F(u) ----------------------------------------------
     if path == "equal":
+        t0 = time.perf_counter()
         nint = _TABLE_INTERVALS
         F = np.empty(nint + 1)
         dF = np.empty(nint + 1)
@@ -347,82 +229,122 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         if kind == kr.KIND_SERIES:
             # intervals whose nodes the series does not certify to the dual kernel's
             # target are solved entry by entry (and then refined by the dual kernel)
-            from ..duals.base import _MEHLER_TOL
             good &= node_pair <= _MEHLER_TOL * float(kap[0])
+        plan.__dict__.update(F=F, dF=dF, node_res=node_res, node_dv=node_dv,
+                             mid_err=mid_err, its_tab=its_tab, good=good,
+                             node_pair=node_pair)
         timing["table"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        row_lo = np.zeros(nr, dtype=np.int64)
-        row_hi = np.zeros(nr, dtype=np.int64)
-        kr.gram_table(G, rows, cols, g0, float(kap[0]), float(sv[0]), w2, F, dF, good, kind,
-                      ev.fv, ev.fd, A, T, E, max_iter, K, row_lo, row_hi, row_res, row_err, row_its, row_dv)
-        lo, hi = int(row_lo.min()), int(row_hi.max())
-        if hi >= lo:
-            used = slice(lo, hi + 1)
-            # interpolation error: twice the largest midpoint error of the interval and
-            # its neighbours (guards against a midpoint where F'''' happens to vanish)
-            mid_ok = np.where(good, mid_err, 0.0)
-            mid_nb = mid_ok.copy()
-            mid_nb[1:] = np.maximum(mid_nb[1:], mid_ok[:-1])
-            mid_nb[:-1] = np.maximum(mid_nb[:-1], mid_ok[1:])
-            # (only good intervals were read from the table; lo/hi count only those)
-            table_err = float(np.max(np.where(good, node_pair + 2 * mid_nb, 0.0)[used]))
-            ok_nodes = np.zeros(nint + 1, dtype=bool)
-            ok_nodes[:-1] |= good
-            ok_nodes[1:] |= good
-            ok_nodes[:lo] = False
-            ok_nodes[hi + 2:] = False
-            extra_res = float(np.max(np.where(ok_nodes, node_res, 0.0)))
-            table_its = int(np.max(np.where(ok_nodes, its_tab, 0)))
-            dv_tab = float(np.max(np.where(ok_nodes, np.abs(node_dv), 0.0)))
-        else:
-            dv_tab = 0.0
-        local_dv = max(dv_tab, float(row_dv.max()) if nr else 0.0)
-    else:
-        kr.gram_general(G, rows, cols, kappa, s, pidx, w2, kind, ev.fv, ev.fd, A, T, E,
-                        max_iter, K, row_res, row_err, row_its, row_dv)
-        local_dv = float(row_dv.max()) if nr else 0.0
-    timing["entries"] = time.perf_counter() - t0
-    Sigma = G
-    if kind == kr.KIND_SERIES and nr:
-        t0 = time.perf_counter()
-        L_ref = L_off if math.isfinite(L_off) else 2 * w2 * local_dv
-        if L_ref < 1.0:
-            _refine_entries(act, K, Sigma, rows, cols, s, w2, row_err, L_ref,
-                            float(np.max(kappa[pts])), float(np.min(kappa[pts])))
-        timing["refine"] = time.perf_counter() - t0
+    return plan
 
-    # -- errors --------------------------------------------------------------
-    L_loc = 2 * w2 * local_dv
-    L = L_off if math.isfinite(L_off) else L_loc
-    contraction = max(L_diag, L)
-    if contraction >= 1.0:
-        raise ValueError(f"sigma_w2={w2!r} is beyond the contraction limit for activation "
-                         f"{act.name!r}: measured contraction factor {contraction:.6g} >= 1")
-    off_err = max(float(row_err.max()) if nr else 0.0, table_err) / (1 - L)
-    dk = float(np.max(diag_err))
-    prop = 2 * w2 * dk * (D_est + (float(np.max(nu_d)) if math.isfinite(L_off) else local_dv))
-    norm_term = dev * g0 * (D_est + 1.0) / (1 - contraction) if path == "equal" else 0.0
-    error_bound = max(dk, off_err + prop / (1 - L)) + norm_term
-    residual = max(float(np.max(diag_step)), float(row_res.max()) if nr else 0.0, extra_res)
-    iterations = int(diag_its + max(int(row_its.max()) if nr else 0, table_its))
-    fp_bound = max(float(np.max(diag_err)),
-                   (float(row_res.max()) if nr else 0.0) / (1 - L),
-                   extra_res / (1 - L))
-    converged = bool(diag_done and fp_bound <= tol and np.isfinite(error_bound)
-                     and np.all(np.isfinite(K)))
-    timing["total"] = time.perf_counter() - t_start
+
+def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None,
+                    cols=None, allow_parallel=False, raise_on_failure=True, method="auto",
+                    degree=None):
+    """Population Gram matrix K at the equilibrium point, with Sigma, Kdot, Theta, lambda_*.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Data, rows are samples. No row may be zero, no two rows parallel.
+    act : str or sympy.Expr or Activation
+        The activation (anything :func:`hermite_dual.activation` accepts).
+    sigma_w2 : float
+        ``sigma_w^2`` (``W_ij ~ N(0, 2 sigma_w^2 / m)``), ``>= 0``; the kernel map must be a
+        contraction (measured, see Raises).
+    tol : float
+        Required bound on the fixed-point error (residual / (1 - contraction)).
+    max_iter : int
+        Cap on the Newton steps of the diagonal fixed point and of each entry.
+    rows, cols : sequence of int, optional
+        Compute only the block ``K[rows][:, cols]`` (default: all points).  Only the
+        points in the block are touched (plus O(n d) norms).
+    allow_parallel : bool
+        Accept parallel (or anti-parallel) rows, which the theory excludes.
+    raise_on_failure : bool
+        Raise :class:`EquilibriumNotConverged` when a fixed point did not converge;
+        with False, return the result with ``converged=False``.
+    method : {"auto", "equal", "general"}
+        ``"equal"``: tabulated F for equal norms (requires ``||x_i||^2`` equal to
+        ``64 eps`` relative); ``"general"``: entrywise Newton; ``"auto"`` picks
+        ``"equal"`` when the norms agree to rounding.
+    degree : int, optional
+        Hermite degree of the Mehler series tables, at most 1200 (default: the dual
+        kernels' policy, :func:`hermite_dual.duals.mehler.series_degree`: 200, with the
+        entries those terms do not certify re-solved by the dual kernel).
+
+    Returns
+    -------
+    EquilibriumKernel
+
+    Raises
+    ------
+    ValueError
+        Non-finite entries, zero rows, parallel rows (naming the pair), a wrong shape,
+        bad ``sigma_w2``/``tol``/``max_iter``/``rows``/``cols``/``method``/``degree``,
+        unequal norms with ``method="equal"``, or ``sigma_w2`` beyond the contraction
+        limit (quoting the measured contraction factor).
+    TypeError
+        X that is not a real array.
+    EquilibriumNotConverged
+        A fixed point did not converge within ``max_iter`` (unless
+        ``raise_on_failure=False``); ``.result`` holds the non-converged result.
+
+    Notes
+    -----
+    MATH §5; see :class:`EquilibriumKernel` for which parts of the error bound
+    are certified and which are estimated.  The equal-norm path tabulates
+    ``F(u) = K_ij`` for ``u = g_ij / g0`` on ``2^12`` intervals of [-1, 1].  Every entry
+    is a function of its two points alone (:mod:`hermite_dual.equilibrium.plan`), so
+    :mod:`hermite_dual.distributed` computes the same bits block by block.
+
+    Examples
+    --------
+    tanh uses Mehler series; the tabulated (equal-norm) and entrywise paths agree:
+
+    >>> import numpy as np
+    >>> import hermite_dual as hd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((6, 3))
+    >>> X *= np.sqrt(3) / np.linalg.norm(X, axis=1, keepdims=True)
+    >>> a = hd.population_gram(X, "tanh", method="equal")
+    >>> b = hd.population_gram(X, "tanh", method="general")
+    >>> bool(np.max(np.abs(a.K - b.K)) < 1e-14), a.error_bound < 1e-13
+    (True, True)
+    """
+    t_start = time.perf_counter()
+    X = validate.data_matrix(X)
+    n = X.shape[0]
+    rows = _check_index(rows, n, "rows")
+    cols = _check_index(cols, n, "cols")
+    plan = plan_gram(X, act, sigma_w2, tol=tol, max_iter=max_iter, method=method,
+                     degree=degree, allow_parallel=allow_parallel,
+                     points=np.unique(np.concatenate([rows, cols])))
+    timing = plan.timing
+    t0 = time.perf_counter()
+    K, Sigma, stats = plan.block(rows, cols)
+    timing["entries"] = time.perf_counter() - t0
+    return finish_gram(plan, K, Sigma, rows, cols, [stats], raise_on_failure, t_start)
+
+
+def finish_gram(plan, K, Sigma, rows, cols, stats, raise_on_failure=True, t_start=None):
+    """The :class:`EquilibriumKernel` of a block from its plan and the blocks' stats."""
+    err = plan.errors(stats)
+    timing = dict(plan.timing)
+    if t_start is not None:
+        timing["total"] = time.perf_counter() - t_start
     result = EquilibriumKernel(
-        K=K, Sigma=Sigma, rows=rows, cols=cols, converged=converged, iterations=iterations,
-        residual=residual, error_bound=float(error_bound), contraction=float(contraction),
-        kappa=kappa, s=s, method=path, kernel=kr.KIND_NAMES.get(kind, "derived" if kind == kr.KIND_COMPILED else "series"),
-        sigma_w2=w2, activation=act, timing=timing, _kind=kind, _evaluator=ev,
-        _degree=degree)
-    if path == "equal":
-        result._cache["F_table"] = (F, dF, g0)
-    if not converged and raise_on_failure:
+        K=K, Sigma=Sigma, rows=rows, cols=cols, converged=err["converged"],
+        iterations=err["iterations"], residual=err["residual"],
+        error_bound=err["error_bound"], contraction=err["contraction"],
+        kappa=plan.kappa, s=plan.s, method=plan.path,
+        kernel=kr.KIND_NAMES.get(plan.kind,
+                                 "derived" if plan.kind == kr.KIND_COMPILED else "series"),
+        sigma_w2=plan.w2, activation=plan.act, timing=timing, _kind=plan.kind,
+        _evaluator=plan.ev, _degree=plan.degree, _plan=plan)
+    if not err["converged"] and raise_on_failure:
         raise EquilibriumNotConverged(
-            f"the equilibrium kernel of {act.name!r} at sigma_w2={w2!r} did not converge "
-            f"within max_iter={max_iter}: residual {residual:.3g}, fixed-point error bound "
-            f"{fp_bound:.3g} > tol={tol!r} (pass raise_on_failure=False to get the "
-            "result anyway)", result)
+            f"the equilibrium kernel of {plan.act.name!r} at sigma_w2={plan.w2!r} did not "
+            f"converge within max_iter={plan.max_iter}: residual {err['residual']:.3g}, "
+            f"fixed-point error bound {err['fp_bound']:.3g} > tol={plan.tol!r} (pass "
+            "raise_on_failure=False to get the result anyway)", result)
     return result

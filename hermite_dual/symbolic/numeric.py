@@ -82,11 +82,24 @@ def to_numpy(expr, variables=(x,), *, jit=True):
 
 def to_numba(expr, variables=(x,)):
     """``expr`` as a numba ``cfunc`` ``float64(float64, ...)`` of ``variables`` (default
-    ``x``), a first-class function for the numba kernels; raises if it cannot compile."""
+    ``x``), a first-class function for the numba kernels; raises if it cannot compile.
+
+    Compiled with numpy's error model: a division by zero gives inf or NaN, as float64
+    arithmetic does, and the kernels that call it deal with a non-finite value (numba's
+    default, Python's model, raises inside the kernel, where the exception cannot
+    propagate: it was printed and the call went on with a garbage value).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> f = to_numba(1 / x)
+    >>> f.ctypes(4.0), f.ctypes(0.0)
+    (0.25, inf)
+    """
     import numba
     variables = tuple(variables)
     sig = "float64(" + ", ".join(["float64"] * len(variables)) + ")"
-    return numba.cfunc(sig)(sp.lambdify(variables, expr, modules="math"))
+    return numba.cfunc(sig, error_model="numpy")(sp.lambdify(variables, expr, modules="math"))
 
 
 def _heaviside_mp(v, h0=None):
