@@ -247,8 +247,17 @@ def _cmd_gram(args):
         X = _load_data(args.data)
     else:
         X = _synthetic_data(*args.synthetic, seed=args.seed)
-    _check_outputs(args.out)
+    blocked = (args.workers is not None or args.scheduler is not None
+               or bool(args.out and not args.out.endswith(".npy")))
+    if not blocked:
+        _check_outputs(args.out)
     act = activation(args.activation)
+    if blocked:
+        from .gram_cli import run_blocked
+        summary, text = run_blocked(args, X, act, progress=_progress_enabled(args),
+                                    say=_stage_printer(args))
+        _emit(args, summary, text)
+        return 0
     say = _stage_printer(args)
     say(f"population Gram matrix of {X.shape[0]} points ({act.name})")
     t0 = time.perf_counter()
@@ -417,7 +426,23 @@ def build_parser():
     p.add_argument("--sigma-w2", type=_nonneg_float, default=0.08,
                    help="weight variance sigma_w^2 (W_ij ~ N(0, 2 sigma_w^2 / m))")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the synthetic data")
-    p.add_argument("--out", help="save K as .npy")
+    p.add_argument("--out", help="save K as .npy (in memory), or store K and Sigma block by "
+                                 "block on Dask: a zarr group (*.zarr) or a directory of "
+                                 ".npy memory maps (any other name)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="run the blocks on a local Dask cluster of this many worker "
+                        "processes (needs the [dask] extra)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the blocks on the dask.distributed scheduler at ADDRESS")
+    p.add_argument("--chunk", type=_positive_int, default=4096,
+                   help="block size of the Dask computation (need not divide N)")
+    p.add_argument("--tangent", action="store_true",
+                   help="with Dask: compute and store Kdot and Theta too")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with Dask: replace an existing store at --out")
+    p.add_argument("--lambda", dest="lam", choices=("auto", "yes", "no"), default="auto",
+                   help="with Dask: the certified lambda_* by blocked Cholesky (auto: when "
+                        "three n x n matrices fit in the available memory)")
     p.set_defaults(handler=_cmd_gram)
 
     p = add("train", "Train finite-width DEQs and compare observed with predicted rates.",

@@ -131,7 +131,7 @@ PKG = pathlib.Path(hd.__file__).parent
 LAYERS = [("_util", "_warnings", "_json"), ("_kernels",), ("library",), ("symbolic",),
           ("activations", "hostile"), ("hermite",), ("duals",), ("conditions",),
           ("eigen",), ("equilibrium",), ("deq", "data", "distributed"), ("testing", "audit"),
-          ("plotting",), ("report",), ("cli",)]
+          ("plotting",), ("report",), ("cli", "gram_cli")]
 #: the one upward import, lazy: TrainingRun.plot(path) is the public API's convenience
 UPWARD_OK = {("hermite_dual.deq.run", "plotting")}
 

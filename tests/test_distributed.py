@@ -22,7 +22,7 @@ from hermite_dual.data import sphere_data  # noqa: E402
 def cluster_client():
     from distributed import Client, LocalCluster
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           memory_limit="3GiB", dashboard_address=None)
+                           memory_limit="3GiB", dashboard_address=":0")
     client = Client(cluster)
     yield client
     client.close()
@@ -162,3 +162,42 @@ def test_gram_rejects_bad_chunks_and_data():
         distributed.gram(X, "tanh", chunks=0)
     with pytest.raises(ValueError):
         distributed.gram(np.full((3, 2), np.nan), "tanh")
+
+
+def _cli(*argv):
+    import contextlib
+    import io
+
+    from hermite_dual.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(argv))
+    return code, out.getvalue()
+
+
+def test_cli_gram_store_prints_certified_interval_and_stages(tmp_path):
+    path = str(tmp_path / "K.zarr")
+    code, text = _cli("gram", "--synthetic", "700,10", "--activation", "tanh", "--out", path,
+                      "--chunk", "256", "--json")
+    assert code == 0
+    s = json.loads(text)
+    X, _ = sphere_data(700, 10, seed=0)
+    ref = hd.population_gram(X, "tanh", 0.08)
+    lam = float(np.linalg.eigvalsh(ref.K)[0])
+    assert s["lambda_lower"] <= lam <= s["lambda_upper"] and s["lambda_lower"] > 0
+    assert s["blocks"] == [3, 3] and s["converged"]
+    assert set(s["seconds"]) >= {"plan", "blocks", "lambda"}
+    assert s["peak_rss_mb"]["client"] > 0
+    arrays, _ = distributed.open_store(path)
+    assert np.array_equal(np.asarray(arrays["K"][:]), ref.K)
+    # an existing store is refused without --overwrite (exit 2, JSON error)
+    code, text = _cli("gram", "--synthetic", "700,10", "--out", path, "--json")
+    assert code == 2 and "exists" in json.loads(text)["error"]
+
+
+def test_cli_gram_workers_text_table():
+    code, text = _cli("gram", "--synthetic", "300,8", "--activation", "erf", "--workers", "2",
+                      "--chunk", "128", "--lambda", "no")
+    assert code == 0
+    assert "local cluster of 2 worker processes" in text
+    assert "not computed: not asked for" in text and "peak RSS: workers" in text
