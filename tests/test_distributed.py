@@ -201,3 +201,14 @@ def test_cli_gram_workers_text_table():
     assert code == 0
     assert "local cluster of 2 worker processes" in text
     assert "not computed: not asked for" in text and "peak RSS: workers" in text
+
+
+def test_progress_bar_ticks_once_per_block(capsys):
+    X, _ = sphere_data(90, 4, seed=0)
+    dg = distributed.gram(X, "tanh", chunks=30)
+    with dask.config.set(scheduler="threads"):
+        dg.compute(progress=True)
+    err = capsys.readouterr().err
+    assert "Gram blocks" in err and "9/9" in err
+    dg.compute(progress=False)
+    assert capsys.readouterr().err == ""
