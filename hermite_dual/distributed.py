@@ -49,7 +49,7 @@ import numpy as np
 from ._util import validate
 from .equilibrium.solve import finish_gram, plan_gram
 
-__all__ = ["DistributedGram", "gram", "least_eigenvalue", "open_store"]
+__all__ = ["DistributedGram", "gram", "least_eigenvalue", "leading_block_upper", "open_store"]
 
 _NAMES = ("K", "Sigma", "Kdot", "Theta")
 _MARKER = "COMPLETE.json"
@@ -505,3 +505,24 @@ def least_eigenvalue(K, *, entry_error=0.0, chunks=None, tol=1e-6):
         return cholesky_bound(sigma, shifted)
 
     return certify(estimate, upper, diag, err, try_shift, how)
+
+
+def leading_block_upper(K, m=8192, *, entry_error=0.0):
+    """A proved upper bound on ``lambda_min(K)`` from its leading ``m x m`` block.
+
+    By Cauchy interlacing ``lambda_min(K) <= lambda_min(K[:m, :m])``, and the upper end
+    of :func:`hermite_dual.least_eigenvalue` on that block (a Rayleigh quotient with its
+    rounding error, widened by ``m * entry_error``) bounds the latter.  Reads only the
+    block (from a zarr store, a memory map or a ``dask.array``): the upper end of
+    ``lambda_*`` at any n, at the cost of one m x m problem, where the full Cholesky
+    interval does not fit in memory.
+
+    Returns ``(upper, m)``.
+    """
+    from .eigen import least_eigenvalue as _lev
+    m = min(validate.positive_integer(m, "m"), K.shape[0])
+    block = K[:m, :m]
+    block = np.asarray(block.compute() if hasattr(block, "compute") else block[...],
+                       dtype=np.float64)
+    return _lev(block, entry_error=entry_error).upper, m
+

@@ -99,13 +99,17 @@ def run_blocked(args, X, act, *, progress, say):
             stages["certificate"] = time.perf_counter() - t0
             need = 3 * 8 * n * n
             avail = _available_bytes()
-            bound, skipped = None, None
+            bound, skipped, upper_block = None, None, None
             if args.lam == "no":
                 skipped = "not asked for (--lambda no)"
             elif args.lam == "auto" and need > 0.7 * avail:
                 skipped = (f"the blocked Cholesky needs about {need / 2**30:.1f} GiB, more "
                            f"than 70 % of the {avail / 2**30:.1f} GiB available "
                            "(--lambda yes forces it)")
+                t0 = time.perf_counter()
+                upper_block = distributed.leading_block_upper(
+                    K, entry_error=meta["error_bound"])
+                stages["upper"] = time.perf_counter() - t0
             else:
                 say("certified lambda_*: blocked Cholesky, Lanczos on K^-1, verified shift")
                 t0 = time.perf_counter()
@@ -139,7 +143,10 @@ def run_blocked(args, X, act, *, progress, say):
         "lambda_upper": None if bound is None else bound.upper,
         "lambda_min": None if bound is None else bound.estimate,
         "lambda_method": None if bound is None else bound.method,
-        "lambda_skipped": skipped, "seconds": stages,
+        "lambda_skipped": skipped,
+        "lambda_upper_leading_block": None if upper_block is None else upper_block[0],
+        "leading_block": None if upper_block is None else upper_block[1],
+        "seconds": stages,
         "peak_rss_mb": {"client": _rss_mb(), "workers": workers_mb},
     }
     return summary, _text(summary, _table)
@@ -166,6 +173,10 @@ def _text(s, table):
         return "n/a" if v is None else f"{v:.{digits}g}"
     if s["lambda_lower"] is not None:
         lam = f"[{g(s['lambda_lower'])}, {g(s['lambda_upper'])}]"
+    elif s["lambda_upper_leading_block"] is not None:
+        lam = (f"[{g(s['certificate'], 6)} (Hermite certificate), "
+               f"{g(s['lambda_upper_leading_block'])} (leading {s['leading_block']} "
+               f"block, interlacing)]; blocked Cholesky not run: {s['lambda_skipped']}")
     else:
         lam = f"not computed: {s['lambda_skipped']}"
     cert = g(s["certificate"], 6) + ("  (vacuous: two inputs are nearly parallel)"

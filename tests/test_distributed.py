@@ -212,3 +212,21 @@ def test_progress_bar_ticks_once_per_block(capsys):
     assert "Gram blocks" in err and "9/9" in err
     dg.compute(progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_leading_block_upper_bounds_lambda_min(ref1500):
+    lam = float(np.linalg.eigvalsh(ref1500.K)[0])
+    up, m = distributed.leading_block_upper(ref1500.K, 400, entry_error=ref1500.error_bound)
+    assert m == 400 and up >= lam
+    assert up >= float(np.linalg.eigvalsh(ref1500.K[:400, :400])[0])
+
+
+def test_cli_gram_too_big_for_cholesky_reports_certificate_and_interlacing(monkeypatch):
+    from hermite_dual import gram_cli
+    monkeypatch.setattr(gram_cli, "_available_bytes", lambda: 1)
+    code, text = _cli("gram", "--synthetic", "400,10", "--chunk", "128", "--json")
+    s = json.loads(text)
+    X, _ = sphere_data(400, 10, seed=0)
+    lam = float(np.linalg.eigvalsh(hd.population_gram(X, "tanh", 0.08).K)[0])
+    assert code == 0 and s["lambda_lower"] is None and "GiB" in s["lambda_skipped"]
+    assert 0 < s["certificate"] <= lam <= s["lambda_upper_leading_block"]
