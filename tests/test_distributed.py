@@ -221,10 +221,12 @@ def test_leading_block_upper_bounds_lambda_min(ref1500):
     assert up >= float(np.linalg.eigvalsh(ref1500.K[:400, :400])[0])
 
 
-def test_cli_gram_too_big_for_cholesky_reports_certificate_and_interlacing(monkeypatch):
+def test_cli_gram_too_big_for_cholesky_reports_certificate_and_interlacing(monkeypatch,
+                                                                          tmp_path):
     from hermite_dual import gram_cli
     monkeypatch.setattr(gram_cli, "_available_bytes", lambda: 1)
-    code, text = _cli("gram", "--synthetic", "400,10", "--chunk", "128", "--json")
+    code, text = _cli("gram", "--synthetic", "400,10", "--chunk", "128", "--json", "--out",
+                      str(tmp_path / "K-npy"))
     s = json.loads(text)
     X, _ = sphere_data(400, 10, seed=0)
     lam = float(np.linalg.eigvalsh(hd.population_gram(X, "tanh", 0.08).K)[0])
