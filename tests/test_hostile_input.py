@@ -157,3 +157,47 @@ def test_tanh_beyond_its_validated_range_is_refused(q):
     at 1e20 and rho near 1 the quadrature's estimate missed the true value."""
     with pytest.raises(ValueError, match="validated|outside the range"):
         hd.dual("tanh").kernel_with_error(q, q, 0.999999 * q)
+
+
+# -- population_gram at extreme scales (issue 12): a ValueError naming the range, or the
+#    right value, never a result that claims convergence with a useless bound
+def _sphere8():
+    from hermite_dual.data import sphere_data
+    return sphere_data(8, 3, seed=0)[0]
+
+
+GRAM_REFUSED = [
+    (1e150, "tanh", r"2 \|\|x_i\|\|\^2 / d = .*e\+300, outside \[1e-100, 1e\+10\]"),
+    (1e6, "tanh", r"outside \[1e-100, 1e\+10\].*'tanh'"),
+    (1e-170, "tanh", "squared norm underflows"),       # was "zero row"
+    (1e-170, "relu", "squared norm underflows"),
+    (1e100, "relu", r"outside \[1e-100, 1e\+100\].*positively homogeneous"),  # was sigma_w2
+    (1e100, "step", r"outside \[1e-100, 1e\+100\]"),    # was converged=True, K_ii = 0.25
+    (1e100, "erf", r"outside \[1e-100, 1e\+100\]"),
+    (1.0, "1/x", "no population Gram matrix on this data.*not finite"),  # was sigma_w2
+]
+
+
+@pytest.mark.parametrize("scale, act, match", GRAM_REFUSED)
+def test_population_gram_extreme_scales_are_refused_with_the_range(scale, act, match):
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=match):
+        hd.population_gram(_sphere8() * scale, act)
+    assert time.perf_counter() - t0 < 5.0
+
+
+@pytest.mark.parametrize("scale", [1e40, 1e-40])
+def test_relu_gram_at_extreme_but_valid_scales_is_right(scale):
+    X = _sphere8()
+    ref = hd.population_gram(X, "relu")
+    r = hd.population_gram(X * scale, "relu")           # K(cX) = c^2 K(X)
+    assert r.converged
+    assert np.max(np.abs(r.K / scale**2 - ref.K)) <= 1e-14
+    assert r.error_bound / scale**2 <= 1e-13
+
+
+def test_check_conditions_at_a_huge_sigma_w2_says_no_contraction():
+    # was: "variances qs must be positive finite real numbers, got inf" (np.round(q, 10)
+    # overflowed for q > 1e298)
+    r = hd.check_conditions("tanh", sigma_w2=1e300)
+    assert r.contraction.holds is False and r.contraction.measured_factor > 1e299

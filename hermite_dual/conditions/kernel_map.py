@@ -231,8 +231,8 @@ def contraction(act, sigma_w2, *, report=None, max_iter=10000, tol=1e-13):
             residual=residual, holds=None, abs_error=nan, note=note)
     qlo, qhi = min(visited), max(visited)
     # the hull of the visited variances, sampled with its visited points (deduplicated)
-    grid = np.unique(np.round(np.concatenate([np.linspace(qlo, qhi, 9), np.array(visited)]),
-                              10))
+    grid = np.unique(np.concatenate([np.linspace(qlo, qhi, 9), np.array(visited)]))
+    # (dedupe without rounding: np.round(q, 10) overflowed to inf for q > 1e298)
 
     def factors(q):
         """Diagonal and off-diagonal derivative factors and an error estimate, vectorized in q."""

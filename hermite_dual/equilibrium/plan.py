@@ -258,7 +258,9 @@ class GramPlan:
         residual = max(float(np.max(self.diag_step)), res, extra_res)
         iterations = int(self.diag_its + max(its, table_its))
         fp_bound = max(dk, res / (1 - L), extra_res / (1 - L))
-        converged = bool(self.diag_done and fp_bound <= self.tol
+        # tol is relative to the kernel's size once it exceeds 1 (K scales like the data's
+        # squared norms for relu: an absolute 1e-12 at K ~ 1e80 asks for 1e-92 relative)
+        converged = bool(self.diag_done and fp_bound <= self.tol * max(1.0, self.kscale)
                          and np.isfinite(error_bound) and finite)
         return {"error_bound": float(error_bound), "residual": residual,
                 "iterations": iterations, "converged": converged,

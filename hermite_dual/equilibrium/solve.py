@@ -58,6 +58,12 @@ def _solve_diagonal(ev, g, w2, max_iter, act_name):
             with np.errstate(over="ignore", invalid="ignore"):
                 val, err = ev.nu(qs)
         except ValueError as exc:
+            if it <= 1:
+                # at the first step the variances are the data's own: the activation,
+                # not sigma_w2, is the problem
+                raise ValueError(f"activation {act_name!r} has no population Gram matrix "
+                                 f"on this data: at the data's own variance "
+                                 f"{float(np.max(qs))!r} {exc}") from None
             raise ValueError(
                 f"sigma_w2={w2!r} is beyond the contraction limit for activation "
                 f"{act_name!r}: the diagonal iteration reached variance "
@@ -99,6 +105,25 @@ def _solve_diagonal(ev, g, w2, max_iter, act_name):
 # the public entry point
 # ---------------------------------------------------------------------------
 
+def _check_variance_range(q, pts, kind, act, what):
+    """Refuse variances outside the range where the kernel's float64 route is validated
+    (the dual kernels' own limits), naming the row, the value and the range."""
+    from ..duals.base import _Q_MAX, _Q_MAX_SERIES, _Q_MIN
+    hi = _Q_MAX_SERIES if kind == kr.KIND_SERIES else _Q_MAX
+    bad = (q < _Q_MIN) | (q > hi)
+    if not bad.any():
+        return
+    j = int(np.flatnonzero(bad)[0])
+    route = ("Mehler series and quadrature" if kind == kr.KIND_SERIES else "closed form")
+    hint = (" (relu and the identity are positively homogeneous: K(cX) = c^2 K(X), so "
+            "compute at unit scale and multiply)" if kind in (kr.KIND_RELU, kr.KIND_IDENTITY)
+            else "")
+    raise ValueError(f"row {int(pts[j])} of X gives {what} = {float(q[j])!r}, outside "
+                     f"[{_Q_MIN:g}, {hi:g}], the variances at which the float64 {route} "
+                     f"of {act.name!r} is validated; rescale the data (the theory takes "
+                     f"||x_i||^2 = d){hint}")
+
+
 def plan_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, method="auto",
               degree=None, allow_parallel=False, points=None):
     """The O(n) stage of :func:`population_gram`: a :class:`~.plan.GramPlan`.
@@ -137,8 +162,12 @@ def plan_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, method="auto",
     norms2 = np.einsum("ij,ij->i", X[pts], X[pts])
     zero = norms2 == 0.0
     if zero.any():
-        raise ValueError(f"X has a zero row: row {int(pts[zero][0])} (the theory needs "
-                         "non-zero inputs)")
+        i = int(pts[zero][0])
+        if np.any(X[i] != 0.0):
+            raise ValueError(f"row {i} of X is too small: its squared norm underflows "
+                             f"float64 (largest entry {float(np.max(np.abs(X[i])))!r}); "
+                             "rescale the data (the theory takes ||x_i||^2 = d)")
+        raise ValueError(f"X has a zero row: row {i} (the theory needs non-zero inputs)")
     huge = ~np.isfinite(norms2)
     if huge.any():
         raise ValueError(f"row {int(pts[huge][0])} of X is too large: its squared norm "
@@ -153,6 +182,7 @@ def plan_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, method="auto",
     path = "equal" if method == "equal" or (method == "auto" and dev <= _EQUAL_NORM_RTOL) \
         else "general"
     kind, fv, fd = _kernel_plan(act, path, n)
+    _check_variance_range(gdiag[pts], pts, kind, act, "2 ||x_i||^2 / d")
     ev = _Evaluator(act, kind, fv, fd)
     timing["setup"] = time.perf_counter() - t_start
 
@@ -171,6 +201,8 @@ def plan_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, method="auto",
         raise ValueError(f"sigma_w2={w2!r} is beyond the contraction limit for activation "
                          f"{act.name!r}: measured contraction factor {L_pre:.6g} >= 1 "
                          f"(diagonal {L_diag:.6g}, entries {L_off:.6g})")
+    _check_variance_range(sv, pts if path == "general" else pts[:1], kind, act,
+                          "the diagonal variance s_i = 2 sigma_w^2 K_ii + 2 ||x_i||^2 / d")
     Ld = min(L_diag, 0.999)
     diag_err = (diag_step + nu_err) / (1 - Ld)
     kappa = np.full(n, np.nan)
@@ -252,7 +284,8 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         ``sigma_w^2`` (``W_ij ~ N(0, 2 sigma_w^2 / m)``), ``>= 0``; the kernel map must be a
         contraction (measured, see Raises).
     tol : float
-        Required bound on the fixed-point error (residual / (1 - contraction)).
+        Required bound on the fixed-point error (residual / (1 - contraction)), relative
+        to ``max(1, max_i K_ii)``.
     max_iter : int
         Cap on the Newton steps of the diagonal fixed point and of each entry.
     rows, cols : sequence of int, optional
@@ -345,6 +378,7 @@ def finish_gram(plan, K, Sigma, rows, cols, stats, raise_on_failure=True, t_star
         raise EquilibriumNotConverged(
             f"the equilibrium kernel of {plan.act.name!r} at sigma_w2={plan.w2!r} did not "
             f"converge within max_iter={plan.max_iter}: residual {err['residual']:.3g}, "
-            f"fixed-point error bound {err['fp_bound']:.3g} > tol={plan.tol!r} (pass "
+            f"fixed-point error bound {err['fp_bound']:.3g} > tol={plan.tol!r} x "
+            f"max(1, max K_ii) (pass "
             "raise_on_failure=False to get the result anyway)", result)
     return result
