@@ -201,3 +201,47 @@ def test_check_conditions_at_a_huge_sigma_w2_says_no_contraction():
     # overflowed for q > 1e298)
     r = hd.check_conditions("tanh", sigma_w2=1e300)
     assert r.contraction.holds is False and r.contraction.measured_factor > 1e299
+
+
+# -- bounds that must hold: rectified monomials and derivative duals up to rho = 1, against
+#    the ball-arithmetic oracle (.precise) and, at rho = 1, the exact moments (issue 12)
+from hypothesis import example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+BOUND_FAMILIES = ([(f"Max(x,0)**{k}", False) for k in (1, 2, 3, 4)]
+                  + [(a, True) for a in ("tanh", "erf", "gelu", "sin", "softplus",
+                                         "exp(-x**2)*sin(x)")])
+
+
+def _double_factorial(m):
+    out = 1
+    while m > 1:
+        out *= m
+        m -= 2
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec, derivative", BOUND_FAMILIES)
+@settings(max_examples=12, deadline=None)
+@given(lq1=st.floats(-2, 2), lq2=st.floats(-2, 2),
+       rho=st.one_of(st.floats(-1, 1), st.floats(0.999, 1.0), st.floats(-1.0, -0.999)))
+@example(lq1=1.0, lq2=0.0, rho=1.0)          # (10, 1, sqrt(10)): was 2.4x over its bound
+@example(lq1=0.30103, lq2=0.30103, rho=0.999995)   # (2, 2, 1.99999): was 100x over
+@example(lq1=2.0, lq2=2.0, rho=0.9999)     # the Gabor derivative's 137x at (100, 100, 99.99)
+def test_kernel_with_error_bounds_hold_up_to_rho_one(spec, derivative, lq1, lq2, rho):
+    import mpmath
+    dk = hd.dual(spec)
+    if derivative:
+        dk = dk.derivative()
+    q1, q2 = 10.0 ** lq1, 10.0 ** lq2
+    c = rho * np.sqrt(q1) * np.sqrt(q2)
+    v, b = dk.kernel_with_error(q1, q2, c)
+    v, b = float(v), float(b)
+    if not derivative and abs(rho) == 1.0 and rho > 0:
+        k = int(spec[-1])
+        # E[relu(sqrt(q1) z)^k relu(sqrt(q2) z)^k] = (q1 q2)^(k/2) (2k - 1)!! / 2
+        ref = mpmath.mpf(q1 * q2) ** (mpmath.mpf(k) / 2) * _double_factorial(2 * k - 1) / 2
+    else:
+        ref = dk.precise(q1, q2, c, dps=25)
+    assert abs(v - float(ref)) <= b, (spec, derivative, q1, q2, c, v, b, float(ref))

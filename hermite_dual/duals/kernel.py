@@ -207,7 +207,12 @@ class DualKernel:
                 nb = np.asarray(closed(fb, fb, fb), dtype=np.float64)
                 scale = np.sqrt(np.abs(np.broadcast_to(na, fa.shape))
                                 * np.abs(np.broadcast_to(nb, fb.shape)))
-            return val, 64.0 * _EPS * np.maximum(scale, np.abs(val))
+                bound = 64.0 * _EPS * np.maximum(scale, np.abs(val))
+                rho = np.abs(fc) / (np.sqrt(fa) * np.sqrt(fb))
+            near = np.flatnonzero(~(rho < 1.0 - _NEAR_ONE))
+            if near.size:
+                self._closed_near_one(fa, fb, fc, near, val, bound, scale)
+            return val, bound
         big = max(float(fa.max(initial=0.0)), float(fb.max(initial=0.0)))
         if big > _Q_MAX_SERIES:
             # measured against the arb oracle: the series and quadrature routes hold their
@@ -233,18 +238,82 @@ class DualKernel:
                 _nb_quad_kernel(sig, a, b, cc, d, self.activation.kinks_float,
                                 _NB_FEATURES, _NB_RULES, v, e)
                 fin = np.isfinite(v) & np.isfinite(e)
-                good = fin & (e < bound[idx])
+                # the quadrature's bound is an estimate (two rules); where the series has
+                # a value whose bound it certifies (Parseval tail), a quadrature value
+                # outside that interval shows its estimate is wrong, and it is not taken
+                # (Max(x, 0)**4 at rho = 0.999995: quadrature off by 4.6e-9 claiming
+                # 4.4e-11, the series' 2.3e-10 honest)
+                agree = ~np.isfinite(bound[idx]) | (np.abs(v - value[idx]) <= bound[idx] + e)
+                # for |rho| >= 0.99 the inner integral's width sqrt(d / q1) -> 0 and the
+                # two-rule estimate was measured short on rectified monomials (Max(x, 0)**3
+                # at rho = 1: error 1.2e-10, estimate 1.1e-11; at rho = 0.999: 3.9e-12
+                # against 1.6e-12); there the quadrature value is taken (it is usually
+                # the more accurate: softsign at (1e-3, 100, rho = 1) is off by 6e-17,
+                # the series by 5.6e-10) but its bound comes through the series,
+                # |v - K| <= |v - v_series| + bound_series, which the Parseval tail
+                # certifies (only with kinks: for smooth activations the estimate was
+                # measured reliable there, and tanh at q = 1000, rho = 0.999 needs the
+                # quadrature's own bound)
+                near = ~(np.abs(cc) < (1.0 - 1e-2) * np.sqrt(a) * np.sqrt(b))
+                cross = (near & np.isfinite(bound[idx]) & np.isfinite(value[idx])
+                         & bool(self.activation.kinks_float.size))
+                good = fin & (e < bound[idx]) & agree
+                via = np.abs(v - value[idx]) + bound[idx]
                 value[idx[good]] = v[good]
-                bound[idx[good]] = e[good]
+                bound[idx[good]] = np.where(cross, via, e)[good]
                 todo[idx[fin]] = False
         if todo.any():
             idx = np.flatnonzero(todo)
             v, e = _quad_kernel(self.activation, self.activation.kinks_float,
                                 fa[idx], fb[idx], fc[idx])
-            better = ~(e >= bound[idx])            # NaN bounds replace an inf as before
+            agree = ~np.isfinite(bound[idx]) | (np.abs(v - value[idx]) <= bound[idx] + e)
+            better = ~(e >= bound[idx]) & agree    # NaN bounds replace an inf as before
             value[idx[better]] = v[better]
             bound[idx[better]] = e[better]
         return value, bound
+
+    def _closed_near_one(self, fa, fb, fc, idx, val, bound, scale):
+        """Closed-form values at ``|rho| >= 1 - 1e-3``, in place, from mpmath at 50 digits.
+
+        Near ``|rho| = 1`` a closed form cancels (``sqrt(q1 q2 - c^2)``, ``asin(rho)``
+        beside ``pi/2``): measured on ``Max(x, 0)**2`` at ``(10, 1, sqrt(10))``, the
+        float64 value was off by 5.3e-13 where 64 eps of the kernel's scale promised
+        2.2e-13.  There the expression is evaluated at 50 digits from the float64
+        arguments; the result is rounded to float64, and its bound is that rounding
+        plus 1e-30 of the scale (the 50-digit evaluation's own cancellation).  Where the
+        float64 value already holds its bound against the 50-digit one it is kept, so
+        exact values (the step dual's 0 at rho = -1) stay exact."""
+        import mpmath
+        fn = self._closed_mp()
+        with mpmath.workdps(50):
+            for i in idx:
+                v = fn(mpmath.mpf(float(fa[i])), mpmath.mpf(float(fb[i])),
+                       mpmath.mpf(float(fc[i])))
+                im = 0.0
+                if isinstance(v, mpmath.mpc):
+                    # |rho| = 1 to rounding: asin/acos of 1 + 1e-50 has an imaginary
+                    # part of order 1e-25, the size of its effect on the value
+                    im = float(abs(v.imag))
+                    if not im <= 1e-20 * (1.0 + float(abs(v))):
+                        continue                      # keep the float64 value and bound
+                    v = v.real
+                f = float(v)
+                if not math.isfinite(f):
+                    continue
+                extra = 1e-30 * float(scale[i]) + im
+                if abs(float(v - mpmath.mpf(float(val[i])))) + extra <= bound[i]:
+                    continue          # the float64 value holds its bound: keep it as is
+                val[i] = f
+                bound[i] = (abs(float(v - mpmath.mpf(f))) + 2 * _EPS * abs(f) + im
+                            + 1e-30 * float(scale[i]))
+
+    def _closed_mp(self):
+        with self._lock:
+            if getattr(self, "_closed_mpmath", None) is None:
+                from .base import c as c_, q1 as q1_, q2 as q2_
+                self._closed_mpmath = sp.lambdify((q1_, q2_, c_), self.closed_form(),
+                                                  modules="mpmath")
+            return self._closed_mpmath
 
     def _numba_quad(self):
         with self._lock:
@@ -493,6 +562,7 @@ class DualKernel:
 
 
 _UNSET = object()
+_NEAR_ONE = 1e-3        # |rho| from which a closed form is evaluated at 50 digits
 _CACHE = collections.OrderedDict()   # sympy expression -> DualKernel, least recent first
 _CACHE_SIZE = 32                     # a Mehler table is about 6 MB
 _CACHE_LOCK = threading.Lock()
