@@ -73,7 +73,8 @@ True
 """
 
 from .base import c, q1, q2
-from .kernel import DualKernel, describe_dual, dual
+from .describe import describe_dual
+from .kernel import DualKernel, dual
 
 __all__ = [
     "dual",

@@ -29,6 +29,7 @@ from .closed_form import (
     _compile_float64,
     _compile_numba,
     _derive_closed_form,
+    refine_near_one,
     _verify_closed,
     _with_work_budget,
 )
@@ -273,39 +274,9 @@ class DualKernel:
         return value, bound
 
     def _closed_near_one(self, fa, fb, fc, idx, val, bound, scale):
-        """Closed-form values at ``|rho| >= 1 - 1e-3``, in place, from mpmath at 50 digits.
-
-        Near ``|rho| = 1`` a closed form cancels (``sqrt(q1 q2 - c^2)``, ``asin(rho)``
-        beside ``pi/2``): measured on ``Max(x, 0)**2`` at ``(10, 1, sqrt(10))``, the
-        float64 value was off by 5.3e-13 where 64 eps of the kernel's scale promised
-        2.2e-13.  There the expression is evaluated at 50 digits from the float64
-        arguments; the result is rounded to float64, and its bound is that rounding
-        plus 1e-30 of the scale (the 50-digit evaluation's own cancellation).  Where the
-        float64 value already holds its bound against the 50-digit one it is kept, so
-        exact values (the step dual's 0 at rho = -1) stay exact."""
-        import mpmath
-        fn = self._closed_mp()
-        with mpmath.workdps(50):
-            for i in idx:
-                v = fn(mpmath.mpf(float(fa[i])), mpmath.mpf(float(fb[i])),
-                       mpmath.mpf(float(fc[i])))
-                im = 0.0
-                if isinstance(v, mpmath.mpc):
-                    # |rho| = 1 to rounding: asin/acos of 1 + 1e-50 has an imaginary
-                    # part of order 1e-25, the size of its effect on the value
-                    im = float(abs(v.imag))
-                    if not im <= 1e-20 * (1.0 + float(abs(v))):
-                        continue                      # keep the float64 value and bound
-                    v = v.real
-                f = float(v)
-                if not math.isfinite(f):
-                    continue
-                extra = 1e-30 * float(scale[i]) + im
-                if abs(float(v - mpmath.mpf(float(val[i])))) + extra <= bound[i]:
-                    continue          # the float64 value holds its bound: keep it as is
-                val[i] = f
-                bound[i] = (abs(float(v - mpmath.mpf(f))) + 2 * _EPS * abs(f) + im
-                            + 1e-30 * float(scale[i]))
+        """Closed-form values at ``|rho| >= 1 - 1e-3`` re-evaluated at 50 digits, in place
+        (:func:`~hermite_dual.duals.closed_form.refine_near_one`)."""
+        refine_near_one(self._closed_mp(), fa, fb, fc, idx, val, bound, scale)
 
     def _closed_mp(self):
         with self._lock:
@@ -609,56 +580,3 @@ def dual(act):
         else:
             _CACHE.move_to_end(a.expr)
     return k
-
-
-def describe_dual(act):
-    """A JSON-able description of the dual kernel of ``act`` (for ``hermite-dual derive``).
-
-    Parameters
-    ----------
-    act : str or sympy.Expr or Activation
-        Anything :func:`hermite_dual.activation` accepts.
-
-    Returns
-    -------
-    dict
-        ``activation`` (name), ``expression``, ``method``: ``"closed form"`` with
-        ``closed_form`` (sympy text) and ``latex``; or ``"mehler"`` with
-        ``message`` ("no closed form; Mehler series with certified tail"),
-        ``max_degree`` (1200), ``tail_q1`` (the certified Parseval tail T_1200(1), with
-        ``nu_q1`` = nu(1)) and ``degree_at_q1`` (degree R chosen for q1 = q2 = 1 at
-        several rho, ``None`` where the series is not used and the quadrature takes
-        over).
-
-    Examples
-    --------
-    >>> from hermite_dual.duals import describe_dual
-    >>> d = describe_dual("relu")
-    >>> d["method"], d["closed_form"]
-    ('closed form', '(2*c*asin(c/(sqrt(q1)*sqrt(q2))) + pi*c + 2*sqrt(-c**2 + q1*q2))/(4*pi)')
-    >>> describe_dual("tanh")["method"]
-    'mehler'
-    """
-    k = dual(act)
-    out = {"activation": k.activation.name, "expression": sp.sstr(k.activation.expr)}
-    cf = k.closed_form()
-    if cf is not None:
-        out.update(method="closed form", closed_form=sp.sstr(cf), latex=sp.latex(cf))
-        return out
-    out.update(method="mehler", message="no closed form; Mehler series with certified tail",
-               max_degree=_MEHLER_DEGREE, tolerance=_MEHLER_TOL)
-    if not k._mehler_allowed():
-        out.update(method="quadrature",
-                   message="no closed form; sigma(sqrt(q) Z) is not in L2 for every q, "
-                           "conditional quadrature")
-        return out
-    _, T, _, nu = series_tables(k.activation, [1.0])
-    T = T[0]
-    degrees = {}
-    for rho in (0.5, 0.9, 0.99, 1.0):
-        tails = rho ** np.arange(1, T.size + 1) * T
-        good = np.flatnonzero(tails <= _MEHLER_TOL * nu[0])
-        degrees[str(rho)] = int(good[0]) if good.size else None
-    out.update(nu_q1=float(nu[0]), tail_q1=float(T[-1]), degree_at_q1=degrees)
-    return out
-
