@@ -268,8 +268,9 @@ def test_enclosure_route_contains_the_exact_value_all_builtins(name, k):
 # ---------------------------------------------------------------------------
 
 def test_hard_expression_ends_undetermined_within_budget():
+    # bounded (by 1), but no limit at infinity and no enclosure closes on the whole line
     t0 = time.perf_counter()
-    r = hd.check_conditions("x*sin(x)", time_budget=2.0)
+    r = hd.check_conditions("sin(x)*x**2/(1 + x**2)", time_budget=2.0)
     elapsed = time.perf_counter() - t0
     assert elapsed < 2.0 + 2.0
     b = r.sup_abs
@@ -490,3 +491,33 @@ def test_constant_branch_through_erf_is_evaluated():
     r = hd.check_conditions("erf(step(x))")
     assert r.sup_abs.value == pytest.approx(0.8427007929497149, rel=1e-12)
     assert r.admissible is False
+
+
+# ---------------------------------------------------------------------------
+# divergence witnesses for oscillating growth (issue 12)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, sequence", [
+    ("x*sin(x)", "2*pi*n"),
+    ("x**2*cos(3*x) + sin(x)", "2*pi*n"),
+    ("x*sin(x**2)", "sqrt(2*pi*n"),
+    ("exp(x)*sin(exp(x))", "log(2*pi*n"),
+])
+def test_oscillating_growth_is_proved_unbounded_by_a_sequence(spec, sequence):
+    r = hd.check_conditions(spec, time_budget=10)
+    for b in (r.sup_abs, r.sup_first, r.sup_second):
+        assert b.status == "unbounded" and b.certified and b.value == math.inf, (spec, b)
+        assert sequence in b.where and "sympy limit n -> oo" in b.where, b.where
+    assert r.admissible is False
+    # the witness is checkable: the sequence's value grows without bound in float64 too
+    where = r.sup_abs.where
+    xn = sp.sympify(where.split("x_n = ")[1].split(" (")[0])
+    g = hd.activation(spec).expr
+    vals = [abs(float(g.subs(hd.activations.x, xn.subs("n", n)))) for n in (10, 100, 1000)]
+    assert vals[0] < vals[1] < vals[2], vals
+
+
+def test_oscillation_without_growth_is_not_called_unbounded():
+    for spec in ("sin(x)", "sin(x) + sin(sqrt(2)*x)", "x*exp(-x**2)*sin(x)"):
+        r = hd.check_conditions(spec, time_budget=10)
+        assert r.sup_abs.status != "unbounded", (spec, r.sup_abs)

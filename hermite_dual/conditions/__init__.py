@@ -14,7 +14,10 @@ proof or a certified bound, never with a guess from a sampled grid:
   adaptively (branch and bound with a mean-value form), and the tails ``|x| >= X`` are
   enclosed by extended interval arithmetic, until the enclosure is tight to a relative
   ``1e-6``;
-* **unbounded** with a witness (a divergent limit from sympy's Gruntz algorithm);
+* **unbounded** with a witness: a divergent limit from sympy's Gruntz algorithm, or, for
+  oscillating growth with no limit (``x sin(x)``, ``exp(x) sin(exp(x))``), a sequence
+  ``x_n`` that freezes the oscillation and along which sympy's limit is infinite
+  (:mod:`~hermite_dual.conditions.witness`);
 * **not a function** when a lower derivative jumps (relu: sigma' jumps at 0, so
   sigma'' contains a Dirac mass and C2 fails);
 * **undetermined** (with what was tried) when the work budget runs out.

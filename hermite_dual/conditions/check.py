@@ -30,6 +30,7 @@ from .bounds import (
 from .enclosure import _certified_sup
 from .exact import _exact_sup, _first_jump, _pieces
 from .kernel_map import _check_sigma_w2, contraction
+from .witness import oscillation_witness
 
 # ---------------------------------------------------------------------------
 # one bound
@@ -82,7 +83,11 @@ def _sup_bound_in(act, pieces, k, budget, method):
     if method == "exact":
         return Bound(order=k, status="undetermined", value=math.nan, tried=tuple(tried),
                      method="exact route only")
-    # 3. certified enclosure
+    # 3. oscillating growth: a sequence along which sigma^(k) diverges (a proof)
+    witness = _oscillation(pieces, k, clock, tried)
+    if witness is not None:
+        return _bound_unbounded(k, witness, "sympy limit along a sequence", tried)
+    # 4. certified enclosure
     try:
         lo, hi, where, status, evals = _certified_sup(pieces, k, clock, tried)
     except Unsupported as exc:
@@ -107,6 +112,28 @@ def _sup_bound_in(act, pieces, k, budget, method):
                  where=where + ("" if status == "converged" else f" (stopped: {status})"),
                  method=f"arb ball arithmetic, relative tightness {(hi - lo) / hi if hi else 0:.1e}",
                  tried=tuple(tried))
+
+
+def _oscillation(pieces, k, clock, tried):
+    """A divergence witness (:mod:`.witness`) on an unbounded piece, or None."""
+    for piece in pieces:
+        g = piece.deriv(k)
+        if not (g.has(sp.sin, sp.cos) and (piece.a == -sp.oo or piece.b == sp.oo)):
+            continue
+        tried.append(f"divergence along a sequence freezing the oscillation of "
+                     f"{_ORDER_NAME[k]}")
+        try:
+            found = oscillation_witness(g, piece.a, piece.b, clock.step)
+        except _Timeout:
+            tried.append("divergence witness: work budget used up")
+            return None
+        except (NotImplementedError, TypeError, ValueError, AttributeError,
+                RecursionError, ZeroDivisionError) as exc:
+            tried.append(f"divergence witness: sympy raised {type(exc).__name__}")
+            continue
+        if found is not None:
+            return found
+    return None
 
 
 # ---------------------------------------------------------------------------
