@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=10.0)
     ap.add_argument("--mem-mb", type=int, default=1500)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--slow-out", default=None,
+                    help="write every string over 2 s (seconds, outcome, string) as JSON lines")
     args = ap.parse_args()
     from hermite_dual.hostile import hostile_string
     sentinel = os.path.join(tempfile.mkdtemp(), "EXECUTED")
@@ -135,6 +137,11 @@ def main():
         print(f"    {t:6.2f} s  {kind:12s} {s[:90]!r}")
     for kind, (s, m) in msgs.items():
         print(f"  first {kind}: {s[:80]!r}: {m}")
+    if args.slow_out:
+        with open(args.slow_out, "w", encoding="utf-8") as fh:
+            for t, s, kind in slow:
+                if t > 2.0:
+                    fh.write(json.dumps({"seconds": t, "kind": kind, "string": s}) + "\n")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,17 @@ REFUSED = [
     ("((9**100)**100)**100", "digits"),
     ("Abs(sin(100*x))", "periodic"),
     ("Abs(sin(x))", "periodic"),
-    ("exp(exp(exp(exp(exp(exp(x))))))", "exponential growth"),
+    ("exp(exp(exp(exp(exp(exp(x))))))", "exponential growth|beyond float64"),
     # found by benchmarks/fuzz_parser.py: timeouts in big-number arithmetic
     ("exp(exp(x**32))", "reaches"),
     ("exp(exp(exp((10)**84)))", "reaches"),
     ("sigmoid(exp(exp((exp((2)**13))**70)))", "reaches|cannot be built"),
     ("Max(sin(x), cos(x))", "periodic"),
+    # found by the 10^4-string fuzz run: constants beyond float64 inside exp (the NaN
+    # filter dropped inf + nan j), and sympy's construction of huge towers (8-140 s)
+    ("exp(exp((9)**7))", "beyond float64"),
+    ("exp(exp(((((exp(x))**30)**50)**43)**85))", "beyond float64"),
+    ("sqrt(exp(exp(exp((10)**84))))", "reaches 1e\\+84"),
     ("Abs(x**100 - 2*x + 1)", "work budget"),
     # wrong exception types before (TypeError, OverflowError, RecursionError,
     # MemoryError, ZeroDivisionError)
@@ -31,7 +36,7 @@ REFUSED = [
     ("(2**100)**100", "digits"),
     ("elu(sinh(-1e308))", "reaches|cannot be built"),
     ("tanh(sinh(x**52))", "reaches|exponential growth|cannot be built|not defined"),
-    ("128**((1/2))*x/softplus(147/x + x)", "cannot be built"),
+    ("128**((1/2))*x/softplus(147/x + x)", "cannot be built|beyond float64"),
     # accepted but wrong before
     ("floor(x)", "unknown function 'floor'"),
     ("Mod(x, 1)", "unknown function 'Mod'"),
@@ -45,10 +50,11 @@ REFUSED = [
 
 @pytest.mark.parametrize("text, match", REFUSED)
 def test_refused_with_a_value_error(text, match):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     with pytest.raises(ValueError, match=match):
         hd.activation(text)
-    assert time.perf_counter() - t0 < 30      # a hang guard only; the budget counts work
+    # CPU seconds (other load on a shared machine does not count); the budget counts work
+    assert time.process_time() - t0 < 5.0
 
 
 @pytest.mark.parametrize("make, match", [
@@ -305,3 +311,49 @@ def test_precise_reaches_its_digits_against_tanh_sinh(name):
 @pytest.mark.parametrize("name", hd.builtin_names())
 def test_precise_reaches_its_digits_against_tanh_sinh_everywhere(name, q):
     _check_precise_against_tanh_sinh(name, q, 6)
+
+
+# ---------------------------------------------------------------------------
+# the numeric reproducers, pinned: each gives its ValueError or a value within a
+# bound that holds, in at most 5 s of CPU time (process time: other load on a shared
+# machine does not count).  References: exact moments and closed forms, or .precise at 30
+# digits (the ball-arithmetic oracle).
+# ---------------------------------------------------------------------------
+
+def _exact_relu_power(k, q1, q2):
+    # E[relu(u)^k relu(v)^k] at rho = 1 with q1 = q2 = q: q^k E[Z^{2k}; Z > 0] = q^k (2k-1)!!/2
+    assert q1 == q2
+    return q1 ** k * _double_factorial(2 * k - 1) / 2
+
+
+NUMERIC_REPRODUCERS = [
+    # (activation, derivative?, (q1, q2, c), reference or None for .precise, ValueError match)
+    ("relu", False, (1e-160, 1e-160, 0.0), None, "outside the range"),     # was 5.6e-6 off
+    ("relu", False, (1e-163, 1e-163, 0.0), None, "outside the range"),     # was NaN
+    ("relu", False, (1e300, 1e300, 0.0), None, "outside the range"),       # was NaN
+    ("erf", False, (1e300, 1e300, 0.0), None, "outside the range"),        # was NaN bound
+    ("tanh", False, (1e300, 1e300, 1e300), None, "outside the range"),     # was 18.7 s
+    ("exp(-x**2)*sin(x)", True, (100.0, 100.0, 99.99), None, None),        # was 137x over
+    ("Max(x,0)**3", False, (10.0, 10.0, 10.0), 7500.0, None),              # was 36x over
+    ("Max(x,0)**2", False, (10.0, 1.0, 3.1622776601683795), 15.0, None),  # was 2.4x over
+    ("tanh(3*x)", False, (17.69529282061616, 37.531824942580506, -25.687568261096523),
+     None, None),                                                          # bound honest
+]
+
+
+@pytest.mark.parametrize("spec, deriv, args, ref, match", NUMERIC_REPRODUCERS)
+def test_numeric_reproducers_answer_right_or_refuse_within_5_s(spec, deriv, args, ref, match):
+    t0 = time.process_time()
+    k = hd.dual(spec)
+    k = k.derivative() if deriv else k
+    if match is not None:
+        with pytest.raises(ValueError, match=match):
+            k.kernel_with_error(*args)
+        assert time.process_time() - t0 < 5.0
+    else:
+        v, b = k.kernel_with_error(*args)
+        assert time.process_time() - t0 < 5.0
+        if ref is None:
+            ref = k.precise(*args, dps=30)
+        assert np.isfinite(v) and np.isfinite(b)
+        assert abs(mpmath.mpf(float(v)) - mpmath.mpf(ref)) <= float(b), (v, b, ref)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import ast
 import math
 
+import numpy as np
 import sympy as sp
 
 from ..library import RECORDS as _RECORDS
 from ..library import x  # the one real variable every activation is written in
+from ..symbolic.numeric import to_numpy
 
 _MAX_EXPR_CHARS = 2000
 _MAX_AST_NODES = 400
@@ -78,6 +80,12 @@ _FUNCTIONS = {
 _FUNCTIONS.update({name: _builtin_caller(name) for name in _BUILTINS
                    if name not in _FUNCTIONS and name != "identity"})
 
+# calls whose result exponentiates its argument: (name -> the exponential it builds), for
+# the growth check at build time
+_EXP_LIKE = {"exp": sp.exp, "sinh": sp.sinh, "cosh": sp.cosh}
+_EXP_LIKE.update({name: (lambda a: sp.exp(a)) for name in _BUILTINS
+                  if name in _FUNCTIONS and _BUILTINS[name].has(sp.exp, sp.sinh, sp.cosh)})
+
 _CONSTANTS = {"pi": sp.pi, "E": sp.E}
 
 _BINOPS = {
@@ -115,6 +123,50 @@ def _describe(node):
         return ast.unparse(node)
     except Exception:  # pragma: no cover - unparse handles every parsed node
         return type(node).__name__
+
+
+_MAX_EXP_ARGUMENT = 1e20   # |argument| of exp/sinh/cosh on the probe grid (x in [-3.7, 3.7])
+
+
+def _check_growth_values(name, expr):
+    """Refuse exponentials whose argument is astronomically large on the probe grid.
+
+    ``exp(exp(x**32))`` or ``exp((exp(exp(9)))**88)`` have values with more than 10^20
+    digits near the origin; evaluating them at any precision (the realness check, the
+    kinks) would run without end in big-number arithmetic that no work budget sees.  The
+    arguments are evaluated in float64 first, which only overflows.
+    """
+    probe = np.array([-3.7, -2.3, -1.3, -0.4, 0.0, 0.45, 1.2, 2.3, 3.7])
+    # innermost first, so a tower is refused at its first huge argument, before any
+    # larger one is evaluated
+    atoms = sorted(expr.atoms(sp.exp, sp.sinh, sp.cosh), key=sp.count_ops)
+    for f in atoms:
+        arg = f.args[0]
+        try:
+            fn = to_numpy(arg)
+            with np.errstate(all="ignore"):
+                # broadcast, not multiply: inf * (1 + 0j) is inf + nan j, which the NaN
+                # filter below dropped (so exp(exp(9**7)) passed, and evalf then ran
+                # for minutes at millions of digits)
+                vals = np.broadcast_to(np.asarray(fn(probe), dtype=np.complex128),
+                                       probe.shape)
+        except OverflowError:
+            # math.exp of a constant argument overflowed (exp(exp(9**7)): the argument
+            # exp(4782969) is beyond float64, and sympy's evalf of the whole then ran
+            # for minutes at millions of digits)
+            vals = np.full(probe.shape, np.inf, dtype=np.complex128)
+        except (TypeError, ValueError, ArithmeticError, NameError):
+            continue          # left to the other checks
+        mags = np.abs(vals)
+        mags = mags[~np.isnan(mags)]
+        if mags.size and not (np.all(np.isfinite(mags)) and mags.max() <= _MAX_EXP_ARGUMENT):
+            worst = float(mags.max())
+            reach = f"{worst:.3g}" if math.isfinite(worst) else "beyond float64 (1.8e308)"
+            raise ValueError(
+                f"activation {name!r}: the argument of {sp.sstr(f)[:40]!r} reaches "
+                f"{reach} for |x| <= 3.7 (at most {_MAX_EXP_ARGUMENT:g}); such values "
+                "overflow every Gaussian integral")
+
 
 
 class _Builder:
@@ -225,6 +277,11 @@ class _Builder:
             args = [self.build(a) for a in node.args]
             if not args:
                 self.fail(f"function {name!r} called with no argument")
+            if name in _EXP_LIKE:
+                # before sympy builds it: constructing sqrt(exp(exp(exp(10**84)))) ran
+                # 8 s in big-integer arithmetic no work budget sees
+                for a in args:
+                    _check_growth_values(self.text, _EXP_LIKE[name](a))
             try:
                 return _FUNCTIONS[name](*args)
             except (TypeError, ValueError) as exc:

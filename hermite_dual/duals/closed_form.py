@@ -245,6 +245,12 @@ def _derive_closed_form(expr):
                     total += wi * wj * (kij + _swap(kij))
     except (NoClosedForm, sp.PolynomialError, ValueError, TypeError, NotImplementedError):
         return None
+    if sum(1 for _ in sp.preorder_traversal(total)) > _MAX_NODES:
+        # no use in float64 (cancellation across thousands of terms) and slow to verify:
+        # the derivative dual of exp(-x**2)*sin(x) has 8,669 nodes, 39,919 operations once
+        # expanded, and simplifying it used the whole search budget (10 s of CPU) before
+        # giving up; the closed forms found for the built-ins have at most a few hundred
+        return None
     total = sp.expand(total)
     if total.has(sp.I):
         total = sp.expand(sp.expand_complex(total))
@@ -253,16 +259,34 @@ def _derive_closed_form(expr):
     return _tidy(total)
 
 
+_MAX_NODES = 4000    # a derived closed form with more nodes than this, unexpanded, is refused
+
+
+_TIDY_SECONDS = 2     # nominal seconds of work for each cosmetic simplification
+
+
 def _tidy(expr):
-    """A readable form: simplify, and fold exponentials into sinh/cosh where shorter."""
+    """A readable form: simplify, and fold exponentials into sinh/cosh where shorter.
+
+    Cosmetic only, so each step has a small work budget of its own and the unsimplified
+    form stands when it runs out: the derivative dual of ``exp(-x**2)*sin(x)`` spent 12 s
+    of CPU in ``simplify`` here, after its closed form had been found in 0.5 s.
+    """
+    s = expr
     try:
-        s = sp.simplify(expr)
+        with from_seconds(_TIDY_SECONDS, label="simplify a closed form"):
+            s = sp.simplify(expr)
+    except WorkBudgetExceeded:
+        pass
     except Exception:  # noqa: BLE001 - sympy's simplify can fail in many ways
-        s = expr
+        pass
     try:
-        h = sp.simplify(sp.powsimp(s.rewrite(sp.cosh)))
+        with from_seconds(_TIDY_SECONDS, label="fold into sinh/cosh"):
+            h = sp.simplify(sp.powsimp(s.rewrite(sp.cosh)))
         if sp.count_ops(h) < sp.count_ops(s):
             s = h
+    except WorkBudgetExceeded:
+        pass
     except Exception:  # noqa: BLE001
         pass
     return s
