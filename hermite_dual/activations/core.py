@@ -12,7 +12,7 @@ import numpy as np
 import sympy as sp
 
 from ..library import x  # the one real variable every activation is written in
-from ..symbolic.numeric import to_numpy
+from ..symbolic.numeric import to_mpmath, to_numpy
 from .kinks import _drop_null_deltas, _find_kinks, _parity
 from .parse import (
     _BUILTINS,
@@ -165,14 +165,25 @@ class Activation:
 
 def _check_real(act):
     """Refuse activations that are complex somewhere on the real line (sqrt(x), log(x))."""
+    import mpmath
+
+    # evaluated by mpmath from the leaves once; sympy's subs() rebuilt the tree, and each
+    # level of sin(sin(...(-17/10))) re-evaluated everything below it to decide its sign
+    # (a 60-deep nest took 4 s, and evalf(subs=...) falls back to subs for erf)
+    fn = to_mpmath(act.expr)
     for p in ("-1.7", "-0.4", "0.45", "2.3"):
-        value = act.expr.subs(x, sp.Rational(p)).evalf(20)
-        if not value.is_number:
-            continue
-        re_part, im_part = value.as_real_imag()
-        if im_part != 0 and abs(float(im_part)) > 1e-12 * max(1.0, abs(float(re_part))):
+        with mpmath.workdps(20):
+            try:
+                value = mpmath.mpmathify(fn(mpmath.mpf(p)))
+            except (TypeError, ValueError, ZeroDivisionError, ArithmeticError):
+                value = act.expr.evalf(20, subs={x: sp.Rational(p)})
+                if not value.is_number:
+                    continue
+                value = mpmath.mpmathify(complex(value))
+            re_part, im_part = float(mpmath.re(value)), float(mpmath.im(value))
+        if im_part != 0 and abs(im_part) > 1e-12 * max(1.0, abs(re_part)):
             raise ValueError(f"activation {act.name!r} is not real-valued: "
-                             f"sigma({p}) = {complex(value)}")
+                             f"sigma({p}) = {complex(re_part, im_part)}")
     probe = np.array([-3.7, -1.3, -0.4, 0.0, 0.45, 1.2, 2.9])
     with np.errstate(all="ignore"):
         vals = np.asarray(act(probe), dtype=np.float64) * np.ones_like(probe)

@@ -22,6 +22,7 @@ from ..symbolic.numeric import to_numpy
 _MAX_EXPR_CHARS = 2000
 _MAX_AST_NODES = 400
 _MAX_POW_EXPONENT = 100
+_MAX_DEGREE = 1000         # combined exponent of a power of an x-dependent base
 _MAX_INT_DIGITS = 60
 _MAX_NUMBER_DIGITS = 300   # digits of any intermediate integer or rational numerator/denominator
 _MAX_GROWTH_DEPTH = 3      # nested exp/sinh/cosh: exp(exp(exp(exp(x)))) overflows every test
@@ -80,11 +81,9 @@ _FUNCTIONS = {
 _FUNCTIONS.update({name: _builtin_caller(name) for name in _BUILTINS
                    if name not in _FUNCTIONS and name != "identity"})
 
-# calls whose result exponentiates its argument: (name -> the exponential it builds), for
-# the growth check at build time
-_EXP_LIKE = {"exp": sp.exp, "sinh": sp.sinh, "cosh": sp.cosh}
-_EXP_LIKE.update({name: (lambda a: sp.exp(a)) for name in _BUILTINS
-                  if name in _FUNCTIONS and _BUILTINS[name].has(sp.exp, sp.sinh, sp.cosh)})
+# calls whose result exponentiates its argument, for the growth check at build time
+_EXP_LIKE = {"exp", "sinh", "cosh"} | {name for name in _BUILTINS if name in _FUNCTIONS
+                                        and _BUILTINS[name].has(sp.exp, sp.sinh, sp.cosh)}
 
 _CONSTANTS = {"pi": sp.pi, "E": sp.E}
 
@@ -136,37 +135,49 @@ def _check_growth_values(name, expr):
     kinks) would run without end in big-number arithmetic that no work budget sees.  The
     arguments are evaluated in float64 first, which only overflows.
     """
-    probe = np.array([-3.7, -2.3, -1.3, -0.4, 0.0, 0.45, 1.2, 2.3, 3.7])
     # innermost first, so a tower is refused at its first huge argument, before any
     # larger one is evaluated
-    atoms = sorted(expr.atoms(sp.exp, sp.sinh, sp.cosh), key=sp.count_ops)
-    for f in atoms:
-        arg = f.args[0]
-        try:
-            fn = to_numpy(arg)
-            with np.errstate(all="ignore"):
-                # broadcast, not multiply: inf * (1 + 0j) is inf + nan j, which the NaN
-                # filter below dropped (so exp(exp(9**7)) passed, and evalf then ran
-                # for minutes at millions of digits)
-                vals = np.broadcast_to(np.asarray(fn(probe), dtype=np.complex128),
-                                       probe.shape)
-        except OverflowError:
-            # math.exp of a constant argument overflowed (exp(exp(9**7)): the argument
-            # exp(4782969) is beyond float64, and sympy's evalf of the whole then ran
-            # for minutes at millions of digits)
-            vals = np.full(probe.shape, np.inf, dtype=np.complex128)
-        except (TypeError, ValueError, ArithmeticError, NameError):
-            continue          # left to the other checks
-        mags = np.abs(vals)
-        mags = mags[~np.isnan(mags)]
-        if mags.size and not (np.all(np.isfinite(mags)) and mags.max() <= _MAX_EXP_ARGUMENT):
-            worst = float(mags.max())
-            reach = f"{worst:.3g}" if math.isfinite(worst) else "beyond float64 (1.8e308)"
-            raise ValueError(
-                f"activation {name!r}: the argument of {sp.sstr(f)[:40]!r} reaches "
-                f"{reach} for |x| <= 3.7 (at most {_MAX_EXP_ARGUMENT:g}); such values "
-                "overflow every Gaussian integral")
+    for f in sorted(expr.atoms(sp.exp, sp.sinh, sp.cosh), key=sp.count_ops):
+        _check_growth_argument(name, sp.sstr(f)[:40], f.args[0])
 
+
+_PROBE = np.array([-3.7, -2.3, -1.3, -0.4, 0.0, 0.45, 1.2, 2.3, 3.7])
+
+
+def _check_growth_argument(name, what, arg):
+    """Refuse ``arg`` as the argument of an exponential when it exceeds the limit."""
+    try:
+        fn = to_numpy(arg)
+        with np.errstate(all="ignore"):
+            # broadcast, not multiply: inf * (1 + 0j) is inf + nan j, which the NaN
+            # filter below dropped (so exp(exp(9**7)) passed, and evalf then ran for
+            # minutes at millions of digits)
+            vals = np.broadcast_to(np.asarray(fn(_PROBE), dtype=np.complex128),
+                                   _PROBE.shape)
+    except OverflowError:
+        # math.exp of a constant argument overflowed (exp(4782969) is beyond float64)
+        vals = np.full(_PROBE.shape, np.inf, dtype=np.complex128)
+    except (TypeError, ValueError, ArithmeticError, NameError):
+        if not (isinstance(arg, sp.Expr) and arg.is_number):
+            return            # left to the other checks
+        # a constant numpy cannot hold (35 * 9**19 is no int64): 5 digits by evalf,
+        # safe because every exponential inside it was checked first
+        mag = abs(sp.N(arg, 5))
+        if mag.is_finite and mag <= _MAX_EXP_ARGUMENT:
+            return
+        raise ValueError(
+            f"activation {name!r}: the argument of {what!r} is {sp.sstr(sp.N(mag, 3))} "
+            f"(at most {_MAX_EXP_ARGUMENT:g}); such values overflow every Gaussian "
+            "integral") from None
+    mags = np.abs(vals)
+    mags = mags[~np.isnan(mags)]
+    if mags.size and not (np.all(np.isfinite(mags)) and mags.max() <= _MAX_EXP_ARGUMENT):
+        worst = float(mags.max())
+        reach = f"{worst:.3g}" if math.isfinite(worst) else "beyond float64 (1.8e308)"
+        raise ValueError(
+            f"activation {name!r}: the argument of {what!r} reaches "
+            f"{reach} for |x| <= 3.7 (at most {_MAX_EXP_ARGUMENT:g}); such values "
+            "overflow every Gaussian integral")
 
 
 class _Builder:
@@ -184,6 +195,19 @@ class _Builder:
                 > _MAX_NUMBER_DIGITS:
             self.fail(f"the number {_describe(node)[:40]!r} has more than "
                       f"{_MAX_NUMBER_DIGITS} digits")
+        return value
+
+    def degree_capped(self, value, node):
+        """Refuse a power of an x-dependent base whose combined exponent is too large.
+
+        Each exponent is capped at ``_MAX_POW_EXPONENT``, but towers multiply:
+        ``((x**75)**96)**81`` is ``x**583200``, and the realness check's exact value at
+        x = -17/10 (a rational of 700,000 digits) ran for minutes.
+        """
+        if isinstance(value, sp.Pow) and value.exp.is_number and value.base.has(x) \
+                and abs(float(value.exp)) > _MAX_DEGREE:
+            self.fail(f"the power {_describe(node)[:40]!r} is {sp.sstr(value)[:40]!r}, of "
+                      f"degree {sp.sstr(value.exp)} (at most {_MAX_DEGREE})")
         return value
 
     def build(self, node, *, in_piecewise=False):
@@ -247,7 +271,12 @@ class _Builder:
                 elif left.is_number and left.is_real and abs(float(left)) > 1e6:
                     self.fail(f"base {_describe(node.left)!r} is too large for a "
                               "variable exponent")
-                return self.sized(left ** right, node)
+                if isinstance(left, sp.exp):
+                    # sympy folds exp(a)**b into exp(a*b) and evaluates it while building:
+                    # (exp(exp(exp(9**19))**35))**85 ran 5 s before any check saw it
+                    _check_growth_argument(self.text, _describe(node)[:40],
+                                           left.args[0] * right)
+                return self.degree_capped(self.sized(left ** right, node), node)
             return self.sized(_BINOPS[op](left, right), node)
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name):
@@ -281,7 +310,7 @@ class _Builder:
                 # before sympy builds it: constructing sqrt(exp(exp(exp(10**84)))) ran
                 # 8 s in big-integer arithmetic no work budget sees
                 for a in args:
-                    _check_growth_values(self.text, _EXP_LIKE[name](a))
+                    _check_growth_argument(self.text, f"{name}({sp.sstr(a)[:30]})", a)
             try:
                 return _FUNCTIONS[name](*args)
             except (TypeError, ValueError) as exc:
