@@ -3,6 +3,7 @@
 exit non-zero, the coefficient figure's relative cut-off."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -93,3 +94,43 @@ def test_coefficient_figure_skips_zeros_by_symmetry(tmp_path, monkeypatch):
     assert drawn
     for ks, _ in drawn:
         assert ks.size > 5 and np.all(ks % 2 == 1), ks
+
+
+# -- asymptotically linear activations at large q (issue 15): log cosh x ~ |x| - log 2 has
+#    Gaussian integrals at every q; float64 cosh overflowed at |x| > 710 and the package
+#    called them undefined
+
+def test_log_cosh_at_a_large_variance_matches_the_precise_route():
+    import mpmath
+    fast = hd.hermite_coefficients("log(cosh(x))", 10, q=400)
+    ref = hd.hermite_coefficients("log(cosh(x))", 10, q=400, method="precise", dps=25)
+    scale = math.sqrt(float(ref.norm2))
+    diff = max(abs(a - float(b)) for a, b in zip(fast.coefficients, ref.coefficients))
+    assert diff <= 1e-12 * scale, diff / scale
+    # the float64 form itself, far out on the line, against mpmath
+    act = hd.activation("log(cosh(x))")
+    pts = np.array([-770.0, -3.0, 0.5, 900.0])
+    want = [float(mpmath.log(mpmath.cosh(mpmath.mpf(v)))) for v in pts]
+    np.testing.assert_allclose(act(pts), want, rtol=1e-14)
+
+
+def test_log_cosh_kernel_over_many_variances():
+    q = np.linspace(0.5, 5.0, 60)
+    k = hd.dual("log(cosh(x))")
+    v = k.kernel(q, q[::-1], 0.3 * np.sqrt(q * q[::-1]))
+    assert np.all(np.isfinite(v))
+    for i in (0, 29, 59):
+        ref = float(k.precise(q[i], q[::-1][i], 0.3 * math.sqrt(q[i] * q[::-1][i]), dps=20))
+        assert abs(v[i] - ref) <= 1e-10 * max(1.0, abs(ref)), (i, v[i], ref)
+
+
+def test_a_closed_form_search_that_cannot_succeed_fails_fast():
+    # erf(x/2 + 1/2): the integral in c of an offset Gaussian pair is Owen's T, not
+    # elementary; sympy's Risch heuristics spent 11-32 s to find nothing (now ~2 s)
+    import time
+    t0 = time.process_time()
+    assert hd.dual("erf(x/2+1/2)").closed_form() is None
+    assert time.process_time() - t0 < 5.0
+    # ... and the searches that do succeed still do
+    assert hd.dual("erf(2*x)").closed_form() is not None
+    assert hd.dual("cos(x)*exp(-x**2/4)").closed_form() is not None

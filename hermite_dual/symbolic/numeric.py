@@ -68,6 +68,48 @@ _PLAIN_MODULES = [
 ]
 
 
+def _log1p(v):
+    from sympy.codegen.cfunctions import log1p
+    return log1p(v)
+
+
+def _is_one_plus_exp(a):
+    """``u`` when ``a`` is ``1 + exp(u)``, else None."""
+    if isinstance(a, sp.Add) and len(a.args) == 2 and sp.S.One in a.args:
+        other = a.args[0] if a.args[1] == sp.S.One else a.args[1]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def _stable_form(expr):
+    """``expr`` with the logarithms of growing functions rewritten so float64 does not
+    overflow where the value itself is moderate (MATH §2: an activation that grows
+    linearly has Gaussian integrals at every q):
+
+    * ``log(cosh(u)) = |u| + log1p(exp(-2|u|)) - log 2`` (``cosh`` overflowed at
+      ``|u| > 710``, so log cosh looked non-finite at q = 400);
+    * ``log(1 + exp(u)) = max(u, 0) + log1p(exp(-|u|))`` (softplus written out).
+
+    Exact identities: nothing else changes, and symbolic work never sees this form.
+    """
+    def rewrite(e):
+        if not isinstance(e, sp.log):
+            return None
+        a = e.args[0]
+        if isinstance(a, sp.cosh):
+            u = a.args[0]
+            return sp.Abs(u) + _log1p(sp.exp(-2 * sp.Abs(u))) - sp.log(2)
+        u = _is_one_plus_exp(a)
+        if u is not None:
+            return sp.Max(u, 0) + _log1p(sp.exp(-sp.Abs(u)))
+        return None
+
+    if not expr.has(sp.log):
+        return expr
+    return expr.replace(lambda e: rewrite(e) is not None, rewrite)
+
+
 def to_numpy(expr, variables=(x,), *, jit=True):
     """A float64 numpy function of ``variables`` (default ``x``) computing ``expr``.
 
@@ -76,7 +118,8 @@ def to_numpy(expr, variables=(x,), *, jit=True):
     broadcasting of constant results: callers shape the output.
     """
     variables = tuple(variables)
-    return sp.lambdify(variables if len(variables) > 1 else variables[0], expr,
+    return sp.lambdify(variables if len(variables) > 1 else variables[0],
+                       _stable_form(expr),
                        modules=_LAMBDIFY_MODULES if jit else _PLAIN_MODULES)
 
 
@@ -99,7 +142,8 @@ def to_numba(expr, variables=(x,)):
     import numba
     variables = tuple(variables)
     sig = "float64(" + ", ".join(["float64"] * len(variables)) + ")"
-    return numba.cfunc(sig, error_model="numpy")(sp.lambdify(variables, expr, modules="math"))
+    return numba.cfunc(sig, error_model="numpy")(
+        sp.lambdify(variables, _stable_form(expr), modules="math"))
 
 
 def _heaviside_mp(v, h0=None):
