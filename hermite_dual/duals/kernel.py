@@ -34,7 +34,7 @@ from .closed_form import (
     _with_work_budget,
 )
 from .mehler import (
-    _FEW_DISTINCT,
+    _KERNEL_EXACT_DISTINCT,
     _MEHLER_DEGREE,
     _TABLE_P,
     _MehlerTable,
@@ -196,7 +196,7 @@ class DualKernel:
     def _evaluate(self, fa, fb, fc, few=None):
         """``(value, bound)`` on flat arrays.  ``few``: the Mehler route's table, exact
         coefficients at the distinct variances (True) or the interpolated grid (False);
-        by default the first up to ``_FEW_DISTINCT`` distinct variances.  A caller that
+        by default the first up to ``_KERNEL_EXACT_DISTINCT`` (128) distinct variances.  A caller that
         needs each entry's value to be independent of the other entries in the call
         (:func:`~hermite_dual.population_gram`'s blocks) fixes it."""
         closed = self._closed_evaluator()
@@ -306,7 +306,7 @@ class DualKernel:
         ok = np.zeros(fa.size, dtype=np.bool_)
         out = np.zeros(fa.size)
         bnd = np.zeros(fa.size)
-        if (uq.size <= _FEW_DISTINCT) if few is None else few:
+        if (uq.size <= _KERNEL_EXACT_DISTINCT) if few is None else few:
             A, T, E, nu = series_tables(self.activation, uq, series_degree(1))
             i1 = np.searchsorted(uq, fa)
             i2 = np.searchsorted(uq, fb)

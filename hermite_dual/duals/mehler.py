@@ -28,6 +28,11 @@ _TABLE_LOG_HI = math.log(1e3)
 _TABLE_STEP = 0.04          # grid step in log q (measured: interpolation error ~1e-15)
 _TABLE_P = 10               # points of the local Lagrange interpolation in log q
 _FEW_DISTINCT = 48          # up to this many distinct variances: exact coefficients
+# DualKernel.kernel: up to this many distinct variances, exact coefficients at degree 1200
+# rather than the interpolated table (433 variances, 6.8 s to build for softsign; 128
+# exact variances take 1.8 s, and a newcomer's kernel over 60 variances waited for the
+# whole table)
+_KERNEL_EXACT_DISTINCT = 128
 
 
 #: Mehler degree for tables at many exact variances (the general equilibrium path):
