@@ -42,6 +42,7 @@ _LAZY = {
     "contraction": "conditions",
     "describe_conditions": "conditions",
     "population_gram": "equilibrium",
+    "cross_gram": "equilibrium",
     "EquilibriumKernel": "equilibrium",
     "EquilibriumNotConverged": "equilibrium",
     "describe_gram": "equilibrium",

@@ -108,11 +108,12 @@ def sigma_w2(value):
     return real(value, "sigma_w2", lo=0)
 
 
-def data_matrix(X, name="X", *, d=None):
+def data_matrix(X, name="X", *, d=None, d_source="the model's input dimension"):
     """A data matrix, rows are samples: a finite, C-contiguous float64 array ``(n, d)``.
 
     ``TypeError`` for what is not a real array (a string, ``None``, complex numbers);
-    ``ValueError`` naming the shape, the column count ``d`` expected, or the first
+    ``ValueError`` naming the shape, the column count ``d`` expected (``d_source`` says
+    where it comes from), or the first
     non-finite entry with its row and column.
 
     >>> data_matrix([[1, 2], [3, 4]]).dtype
@@ -137,8 +138,8 @@ def data_matrix(X, name="X", *, d=None):
         raise ValueError(f"{name} must be non-empty, with at least one row and one column, "
                          f"got shape {arr.shape!r}")
     if d is not None and arr.shape[1] != d:
-        raise ValueError(f"{name} has {arr.shape[1]!r} columns but the model has input "
-                         f"dimension d = {d!r}")
+        raise ValueError(f"{name} has {arr.shape[1]!r} columns but {d_source} is "
+                         f"d = {d!r}")
     finite = np.isfinite(arr)
     if not finite.all():
         i, j = np.argwhere(~finite)[0]

@@ -43,11 +43,13 @@ True
 
 from .base import EquilibriumNotConverged
 from .result import EquilibriumKernel, describe_gram
+from .cross import cross_gram
 from .solve import population_gram
 
 __all__ = [
     "EquilibriumKernel",
     "EquilibriumNotConverged",
     "population_gram",
+    "cross_gram",
     "describe_gram",
 ]
