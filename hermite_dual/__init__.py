@@ -43,6 +43,8 @@ _LAZY = {
     "describe_conditions": "conditions",
     "population_gram": "equilibrium",
     "cross_gram": "equilibrium",
+    "Parameterization": "equilibrium",
+    "parameterization": "equilibrium",
     "EquilibriumKernel": "equilibrium",
     "EquilibriumNotConverged": "equilibrium",
     "describe_gram": "equilibrium",

@@ -44,6 +44,7 @@ True
 from .base import EquilibriumNotConverged
 from .result import EquilibriumKernel, describe_gram
 from .cross import cross_gram
+from .variances import Parameterization, parameterization
 from .solve import population_gram
 
 __all__ = [
@@ -51,5 +52,7 @@ __all__ = [
     "EquilibriumNotConverged",
     "population_gram",
     "cross_gram",
+    "Parameterization",
+    "parameterization",
     "describe_gram",
 ]

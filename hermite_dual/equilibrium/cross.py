@@ -19,8 +19,8 @@ from .solve import population_gram
 __all__ = ["cross_gram"]
 
 
-def cross_gram(X, Y, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500,
-               raise_on_failure=True, method="auto", degree=None):
+def cross_gram(X, Y, act, sigma_w2=None, *, tol=1e-12, max_iter=500,
+               raise_on_failure=True, method="auto", degree=None, parameterization=None):
     """The cross block ``K(X, Y)`` of the population Gram matrix, with Sigma, Kdot, Theta.
 
     Parameters
@@ -31,8 +31,8 @@ def cross_gram(X, Y, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500,
         Second data set, e.g. the training points.  Norms may differ from X's and from
         each other; a point of Y may equal or be parallel to a point of X (the entry is
         then the fixed point at correlation +-1).
-    act, sigma_w2, tol, max_iter, raise_on_failure, method, degree
-        As :func:`hermite_dual.population_gram`.
+    act, sigma_w2, tol, max_iter, raise_on_failure, method, degree, parameterization
+        As :func:`hermite_dual.population_gram` (a parameterisation applies to both sets).
 
     Returns
     -------
@@ -68,4 +68,5 @@ def cross_gram(X, Y, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500,
     return population_gram(np.vstack([X, Y]), act, sigma_w2, tol=tol, max_iter=max_iter,
                            rows=np.arange(n), cols=np.arange(n, n + m),
                            allow_parallel=True, raise_on_failure=raise_on_failure,
-                           method=method, degree=degree)
+                           method=method, degree=degree,
+                           parameterization=parameterization)

@@ -112,6 +112,8 @@ class EquilibriumKernel:
     _degree: int = field(default=None, repr=False)
     _plan: object = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
+    #: the :class:`~.variances.Parameterization` asked for (None: MATH §5's form)
+    parameterization: object = field(default=None, repr=False)
 
     def __repr__(self):
         return (f"EquilibriumKernel(shape={self.K.shape}, activation={self.activation.name!r}, "

@@ -29,6 +29,7 @@ from .base import (
     _Evaluator,
     _series_tables,
 )
+from .variances import parameterization as _make_parameterization
 from .plan import GramPlan
 from .result import EquilibriumKernel
 
@@ -269,9 +270,9 @@ def plan_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, method="auto",
     return plan
 
 
-def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None,
+def population_gram(X, act, sigma_w2=None, *, tol=1e-12, max_iter=500, rows=None,
                     cols=None, allow_parallel=False, raise_on_failure=True, method="auto",
-                    degree=None):
+                    degree=None, parameterization=None):
     """Population Gram matrix K at the equilibrium point, with Sigma, Kdot, Theta, lambda_*.
 
     Parameters
@@ -280,9 +281,9 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         Data, rows are samples. No row may be zero, no two rows parallel.
     act : str or sympy.Expr or Activation
         The activation (anything :func:`hermite_dual.activation` accepts).
-    sigma_w2 : float
-        ``sigma_w^2`` (``W_ij ~ N(0, 2 sigma_w^2 / m)``), ``>= 0``; the kernel map must be a
-        contraction (measured, see Raises).
+    sigma_w2 : float, optional
+        ``sigma_w^2`` (``W_ij ~ N(0, 2 sigma_w^2 / m)``), ``>= 0``, default 0.08; the kernel
+        map must be a contraction (measured, see Raises).  Not with ``parameterization``.
     tol : float
         Required bound on the fixed-point error (residual / (1 - contraction)), relative
         to ``max(1, max_i K_ii)``.
@@ -304,6 +305,11 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
         Hermite degree of the Mehler series tables, at most 1200 (default: the dual
         kernels' policy, :func:`hermite_dual.duals.mehler.series_degree`: 200, with the
         entries those terms do not certify re-solved by the dual kernel).
+    parameterization : str or Parameterization, optional
+        Another paper's convention: a :class:`~.variances.Parameterization`
+        (weight, input and bias variances) or a preset name with its defaults (see
+        :func:`~.variances.parameterization`); applied as an exact change of
+        variables, and ``sigma_w2`` of the result is the weight variance it maps to.
 
     Returns
     -------
@@ -345,18 +351,35 @@ def population_gram(X, act, sigma_w2=0.08, *, tol=1e-12, max_iter=500, rows=None
     (True, True)
     """
     t_start = time.perf_counter()
+    par = None
+    if parameterization is not None:
+        if sigma_w2 is not None:
+            raise ValueError("give sigma_w2 or a parameterization, not both (a "
+                             "parameterization carries its own weight variance)")
+        par = _make_parameterization(parameterization)
+        X, sigma_w2 = par.transform(X)
+    elif sigma_w2 is None:
+        sigma_w2 = 0.08
     X = validate.data_matrix(X)
     n = X.shape[0]
     rows = _check_index(rows, n, "rows")
     cols = _check_index(cols, n, "cols")
-    plan = plan_gram(X, act, sigma_w2, tol=tol, max_iter=max_iter, method=method,
-                     degree=degree, allow_parallel=allow_parallel,
-                     points=np.unique(np.concatenate([rows, cols])))
+    try:
+        plan = plan_gram(X, act, sigma_w2, tol=tol, max_iter=max_iter, method=method,
+                         degree=degree, allow_parallel=allow_parallel,
+                         points=np.unique(np.concatenate([rows, cols])))
+    except ValueError as exc:
+        if par is None or type(exc) is not ValueError:
+            raise
+        raise ValueError(f"{exc} [parameterisation {par.describe()}, which is "
+                         f"sigma_w2 = {sigma_w2:g} in MATH §5's form]") from None
     timing = plan.timing
     t0 = time.perf_counter()
     K, Sigma, stats = plan.block(rows, cols)
     timing["entries"] = time.perf_counter() - t0
-    return finish_gram(plan, K, Sigma, rows, cols, [stats], raise_on_failure, t_start)
+    result = finish_gram(plan, K, Sigma, rows, cols, [stats], raise_on_failure, t_start)
+    result.parameterization = par
+    return result
 
 
 def finish_gram(plan, K, Sigma, rows, cols, stats, raise_on_failure=True, t_start=None):
