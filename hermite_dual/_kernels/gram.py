@@ -68,6 +68,23 @@ _TINY = 1e-300
 _SPLIT = 134217729.0  # 2^27 + 1
 
 _jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def table_pos(u, nint, h):
+    """``(m, t)``: the interval of a table on ``[-1, 1]`` (``nint`` intervals of width
+    ``h``) holding ``u`` clipped to ``[-1, 1]``, and the position ``t`` in it."""
+    if u > 1.0:
+        u = 1.0
+    elif u < -1.0:
+        u = -1.0
+    x = (u + 1.0) / h
+    m = int(x)
+    if m >= nint:
+        m = nint - 1
+    return m, x - m
+
+
 _pjit = numba.njit(cache=True, nogil=True, parallel=True)
 
 
@@ -373,17 +390,8 @@ def _table_row(a, G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A,
             G[a, b] = s
             K[a, b] = k
             continue
-        u = g / g0
-        if u > 1.0:
-            u = 1.0
-        elif u < -1.0:
-            u = -1.0
-        x = (u + 1.0) / h
-        m = int(x)
-        if m >= nint:
-            m = nint - 1
+        m, t = table_pos(g / g0, nint, h)
         if good[m]:
-            t = x - m
             t2 = t * t
             t3 = t2 * t
             k = ((2.0 * t3 - 3.0 * t2 + 1.0) * F[m] + (t3 - 2.0 * t2 + t) * h * dF[m]
@@ -393,7 +401,7 @@ def _table_row(a, G, rows, cols, g0, kappa, s, w2, F, dF, good, kind, fv, fd, A,
             if m > hi:
                 hi = m
         else:
-            k0 = F[m] + (F[m + 1] - F[m]) * (x - m)
+            k0 = F[m] + (F[m + 1] - F[m]) * t
             if not math.isfinite(k0):
                 k0 = 0.0
             k, res, err, its, dv = solve_entry(kind, fv, fd, A, T, E, 0, 0, s, s, g, w2, k0,

@@ -11,7 +11,7 @@ import math
 import numba
 from numba import prange
 
-from .gram import KIND_SERIES, closed_kernel, series_value, twin
+from .gram import KIND_SERIES, closed_kernel, series_value, table_pos, twin
 
 __all__ = ["kdot_theta", "build_kdot_table", "kdot_theta_table", "kdot_theta_serial",
            "kdot_theta_table_serial"]
@@ -131,17 +131,9 @@ def _kdot_table_row(a, Sig, K, rows, cols, s, g0, w2, kdiag, H, good, kind, fv, 
             rho = abs(c) / s
             if rho > rmax:
                 rmax = rho
-            u = (c - 2.0 * w2 * K[a, b]) / g0
-            if u > 1.0:
-                u = 1.0
-            elif u < -1.0:
-                u = -1.0
-            x = (u + 1.0) / h
-            m = int(x)
-            if m >= nint:
-                m = nint - 1
+            m, t = table_pos((c - 2.0 * w2 * K[a, b]) / g0, nint, h)
             if good[m]:
-                v = _lagrange4(H, m, x - m)
+                v = _lagrange4(H, m, t)
                 if m < lo:
                     lo = m
                 if m > hi:
