@@ -130,7 +130,7 @@ PKG = pathlib.Path(hd.__file__).parent
 #: docs/design.md's layers, top (imported by everything) to bottom (imports everything)
 LAYERS = [("_util", "_warnings", "_json"), ("_kernels",), ("library",), ("symbolic",),
           ("activations", "hostile"), ("hermite",), ("duals",), ("conditions",),
-          ("eigen",), ("equilibrium",), ("deq", "data", "distributed"), ("testing", "audit"),
+          ("eigen",), ("equilibrium",), ("deq", "data", "distributed", "sklearn"), ("testing", "audit"),
           ("plotting",), ("report",), ("cli", "gram_cli")]
 #: the one upward import, lazy: TrainingRun.plot(path) is the public API's convenience
 UPWARD_OK = {("hermite_dual.deq.run", "plotting")}
