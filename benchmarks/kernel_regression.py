@@ -140,7 +140,12 @@ def figure(results, path):
         ax.set_xlabel("test accuracy")
         ax.set_title(f"{name}: kernel ridge regression")
         ax.invert_yaxis()
-    fig.tight_layout()
+    from matplotlib.patches import Patch
+    fig.legend(handles=[Patch(color="C0", label="DEQ-NNGP (K)"),
+                        Patch(color="C1", label="DEQ-NTK (Theta)"),
+                        Patch(color="C2", label="baselines")],
+               loc="lower center", ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=120)
     print(f"figure: {path}")
 
