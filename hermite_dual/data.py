@@ -93,17 +93,7 @@ def digits_data(classes=(0, 1), n=None, seed=None):
     mask = (data.target == classes[0]) | (data.target == classes[1])
     X = np.asarray(data.data[mask], dtype=np.float64)
     y = np.where(data.target[mask] == classes[0], 1.0, -1.0)
-    X = X / np.linalg.norm(X, axis=1, keepdims=True) * 8.0
-    _, keep = np.unique(np.round(X, 12), axis=0, return_index=True)
-    keep = np.sort(keep)
-    X, y = X[keep], y[keep]
-    if n is not None:
-        n = validate.positive_integer(n, "n")
-        if n > X.shape[0]:
-            raise ValueError(f"n = {n!r} exceeds the {X.shape[0]} available rows")
-        idx = np.sort(np.random.default_rng(seed).choice(X.shape[0], n, replace=False))
-        X, y = X[idx], y[idx]
-    return np.ascontiguousarray(X), y
+    return _on_sphere_distinct(X, y, n, seed, "the digits")
 
 
 _IMAGE_SETS = ("digits", "mnist5k")
@@ -149,19 +139,25 @@ def image_data(name="digits", n=None, seed=None):
     except ImportError:
         raise ImportError(f"image_data({name!r}) needs the [data] extra: "
                           "pip install 'hermite_dual[data]'") from None
+    return _on_sphere_distinct(X, np.asarray(labels, dtype=np.int64), n, seed, repr(name))
+
+
+def _on_sphere_distinct(X, y, n, seed, what):
+    """Rows scaled to norm sqrt(d) (zero rows dropped), exact duplicates dropped (the
+    first kept), then an optional seeded subset of n rows: the one preparation of
+    every bundled data set."""
     X = np.asarray(X, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
     norms = np.linalg.norm(X, axis=1)
     keep = norms > 0
-    X, labels, norms = X[keep], labels[keep], norms[keep]
+    X, y, norms = X[keep], y[keep], norms[keep]
     X = X / norms[:, None] * math.sqrt(X.shape[1])
     _, first = np.unique(np.round(X, 12), axis=0, return_index=True)
     first = np.sort(first)
-    X, labels = X[first], labels[first]
+    X, y = X[first], y[first]
     if n is not None:
         n = validate.positive_integer(n, "n")
         if n > X.shape[0]:
-            raise ValueError(f"n = {n!r} exceeds the {X.shape[0]} available rows of {name!r}")
+            raise ValueError(f"n = {n!r} exceeds the {X.shape[0]} available rows of {what}")
         idx = np.sort(np.random.default_rng(seed).choice(X.shape[0], n, replace=False))
-        X, labels = X[idx], labels[idx]
-    return np.ascontiguousarray(X), labels
+        X, y = X[idx], y[idx]
+    return np.ascontiguousarray(X), y
