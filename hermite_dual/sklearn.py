@@ -26,7 +26,6 @@ import numpy as np
 from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
 
 from .activations import activation as _activation
-from .duals import dual
 from .equilibrium import Parameterization, cross_gram, population_gram
 from .equilibrium.solve import plan_gram
 
@@ -146,12 +145,7 @@ class DEQKernel(Kernel):
         act, par = self._checked()
         Xp, w2 = par.transform(X)
         plan = plan_gram(Xp, act, w2, tol=self.tol, allow_parallel=True)
-        kappa = np.asarray(plan.kappa, dtype=np.float64)
-        if self.kind == "nngp":
-            return kappa.copy()
-        s = np.asarray(plan.s, dtype=np.float64)
-        kd = np.asarray(dual(act).derivative().kernel(s, s, s), dtype=np.float64)
-        return kappa * (1.0 + kd / (1.0 - par.weight * kd))
+        return plan.diagonal(tangent=self.kind == "ntk")
 
     def is_stationary(self):
         """False: the kernel depends on the norms and the angle, not on ``x - y``."""

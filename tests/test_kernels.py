@@ -13,6 +13,7 @@ import pytest
 
 import hermite_dual as hd
 from hermite_dual._kernels import gram as kr
+from hermite_dual._kernels import pairs as kp
 from hermite_dual._kernels import tangent as kt
 
 NF = kr.NO_CLOSED_FORM     # the closed-form callables of KIND_COMPILED, unused here
@@ -171,7 +172,7 @@ def test_compiled_matches_interpreted():
                                    rtol=1e-15, atol=1e-17)
     # the data Gram: each entry the sequential sum in coordinate order, in any block
     XT = np.ascontiguousarray(X.T)
-    for fn in (kr.data_gram, kr.data_gram.py_func, kr.data_gram_serial):
+    for fn in (kp.data_gram, kp.data_gram.py_func, kp.data_gram_serial):
         D = np.empty((n, n))
         fn(X, rows, XT, 2.0 / d, D)
         seq = np.array([[sum_in_order(X[i], X[j]) * (2.0 / d)
@@ -189,13 +190,13 @@ def test_compiled_matches_interpreted():
     for x, y, z in zip(*outs):
         np.testing.assert_allclose(x, y, rtol=1e-15, atol=1e-17)
         assert np.array_equal(x, z)
-    assert kr.find_parallel(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
-    assert kr.find_parallel.py_func(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
+    assert kp.find_parallel(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
+    assert kp.find_parallel.py_func(G, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (-1, -1)
     G2 = G.copy()
     G2[1, 4] = G2[4, 1] = G[1, 1]
-    assert kr.find_parallel(G2, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (1, 4)
-    assert kr.max_offdiag_corr(G, rows, rows, np.diag(G).copy()) == pytest.approx(
-        kr.max_offdiag_corr.py_func(G, rows, rows, np.diag(G).copy()), abs=1e-16)
+    assert kp.find_parallel(G2, rows, rows, np.diag(G).copy(), 1 - 1e-12) == (1, 4)
+    assert kp.max_offdiag_corr(G, rows, rows, np.diag(G).copy()) == pytest.approx(
+        kp.max_offdiag_corr.py_func(G, rows, rows, np.diag(G).copy()), abs=1e-16)
 
 
 def _relu_table(nint):

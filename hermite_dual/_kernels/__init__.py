@@ -9,6 +9,8 @@ in importable modules, so they pickle to Dask workers.
 
 * :mod:`.gram` - closed-form and series kernel evaluation, entrywise fixed points,
   Gram tables of the equilibrium layer (MATH §5);
+* :mod:`.pairs` - ordered-sum inner products of the data, the first parallel pair, the
+  largest off-diagonal correlation (MATH §4-§5);
 * :mod:`.tangent` - the tangent kernel's Kdot and Theta (MATH §5), with the evaluators
   of :mod:`.gram`;
 * :mod:`.hermite` - orthonormal Hermite polynomials and panel moments (MATH §1-§2),
@@ -26,11 +28,14 @@ must stay cheap); the equilibrium kernels' names resolve on the package lazily, 
 
 def __getattr__(name):
     import importlib
-    if name.startswith("__") or name in ("gram", "hermite", "mehler", "quadrature", "tangent", "ufuncs"):
+    if name.startswith("__") or name in ("gram", "hermite", "mehler", "pairs", "quadrature",
+                                         "tangent", "ufuncs"):
         raise AttributeError(name)
-    gram = importlib.import_module(".gram", __name__)
-    try:
-        return getattr(gram, name)
-    except AttributeError:
-        raise AttributeError(f"module 'hermite_dual._kernels' has no attribute {name!r}") \
-            from None
+    for module in (".gram", ".pairs"):
+        value = getattr(importlib.import_module(module, __name__), name, _MISSING)
+        if value is not _MISSING:
+            return value
+    raise AttributeError(f"module 'hermite_dual._kernels' has no attribute {name!r}")
+
+
+_MISSING = object()

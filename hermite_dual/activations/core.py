@@ -6,8 +6,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-import math
-
 import numpy as np
 import sympy as sp
 

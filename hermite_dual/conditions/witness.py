@@ -18,6 +18,8 @@ Covered: ``x sin(x)``, ``x**2 cos(3 x) + sin(x)``, ``x sin(x**2)`` and its deriv
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy as sp
 
@@ -44,11 +46,10 @@ def _common_argument(g):
         if not (r.is_Rational and r != 0):
             return None
         ratios.append(abs(r))
-    nums = [r.p for r in ratios]
-    dens = [r.q for r in ratios]
-    period = 2 * sp.pi * sp.ilcm(*dens) / sp.igcd(*nums) if len(nums) > 1 else \
-        2 * sp.pi / ratios[0]
-    return u, period
+    # sin(r_i u) share the period 2 pi lcm(q_i) / gcd(p_i), r_i = p_i / q_i
+    lcm = functools.reduce(sp.ilcm, [r.q for r in ratios], 1)
+    gcd = functools.reduce(sp.igcd, [r.p for r in ratios], 0)
+    return u, 2 * sp.pi * lcm / gcd
 
 
 def _branches(u, a, b):

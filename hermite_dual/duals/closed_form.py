@@ -278,31 +278,16 @@ def _derive_closed_form(expr):
 _MAX_NODES = 4000    # a derived closed form with more nodes than this, unexpanded, is refused
 
 
-_TIDY_SECONDS = 2     # nominal seconds of work for each cosmetic simplification
-
-
 def _tidy(expr):
-    """A readable form: simplify, and fold exponentials into sinh/cosh where shorter.
-
-    Cosmetic only, so each step has a small work budget of its own and the unsimplified
-    form stands when it runs out: the derivative dual of ``exp(-x**2)*sin(x)`` spent 12 s
-    of CPU in ``simplify`` here, after its closed form had been found in 0.5 s.
-    """
-    s = expr
+    """A readable form: simplify, and fold exponentials into sinh/cosh where shorter."""
     try:
-        with from_seconds(_TIDY_SECONDS, label="simplify a closed form"):
-            s = sp.simplify(expr)
-    except WorkBudgetExceeded:
-        pass
+        s = sp.simplify(expr)
     except Exception:  # noqa: BLE001 - sympy's simplify can fail in many ways
-        pass
+        s = expr
     try:
-        with from_seconds(_TIDY_SECONDS, label="fold into sinh/cosh"):
-            h = sp.simplify(sp.powsimp(s.rewrite(sp.cosh)))
+        h = sp.simplify(sp.powsimp(s.rewrite(sp.cosh)))
         if sp.count_ops(h) < sp.count_ops(s):
             s = h
-    except WorkBudgetExceeded:
-        pass
     except Exception:  # noqa: BLE001
         pass
     return s

@@ -244,7 +244,7 @@ class DualKernel:
                 # outside that interval shows its estimate is wrong, and it is not taken
                 # (Max(x, 0)**4 at rho = 0.999995: quadrature off by 4.6e-9 claiming
                 # 4.4e-11, the series' 2.3e-10 honest)
-                agree = ~np.isfinite(bound[idx]) | (np.abs(v - value[idx]) <= bound[idx] + e)
+                agree = _agrees(v, e, value[idx], bound[idx])
                 # for |rho| >= 0.99 the inner integral's width sqrt(d / q1) -> 0 and the
                 # two-rule estimate was measured short on rectified monomials (Max(x, 0)**3
                 # at rho = 1: error 1.2e-10, estimate 1.1e-11; at rho = 0.999: 3.9e-12
@@ -267,7 +267,7 @@ class DualKernel:
             idx = np.flatnonzero(todo)
             v, e = _quad_kernel(self.activation, self.activation.kinks_float,
                                 fa[idx], fb[idx], fc[idx])
-            agree = ~np.isfinite(bound[idx]) | (np.abs(v - value[idx]) <= bound[idx] + e)
+            agree = _agrees(v, e, value[idx], bound[idx])
             better = ~(e >= bound[idx]) & agree    # NaN bounds replace an inf as before
             value[idx[better]] = v[better]
             bound[idx[better]] = e[better]
@@ -530,6 +530,12 @@ class DualKernel:
                 expr = self.closed_form()
                 self._closed_numeric = None if expr is None else _compile_float64(expr)
             return self._closed_numeric
+
+
+def _agrees(v, e, value, bound):
+    """Quadrature values ``v +- e`` consistent with the certified ``value +- bound``
+    (anywhere the series has no bound): the test before a quadrature value is taken."""
+    return ~np.isfinite(bound) | (np.abs(v - value) <= bound + e)
 
 
 _UNSET = object()

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from .._kernels import gram as kr
+from .._kernels import pairs as kp
 from .._kernels import tangent as kt
 from .base import (
     _DUMMY,
@@ -41,9 +42,9 @@ _REFINE_MAXIT = 200
 def _kernels(serial):
     """The numba loops of a block: parallel over rows, or single-threaded (Dask)."""
     if serial:
-        return (kr.data_gram_serial, kr.find_parallel_serial, kr.gram_table_serial,
+        return (kp.data_gram_serial, kp.find_parallel_serial, kr.gram_table_serial,
                 kr.gram_general_serial, kt.kdot_theta_serial, kt.kdot_theta_table_serial)
-    return (kr.data_gram, kr.find_parallel, kr.gram_table, kr.gram_general, kt.kdot_theta,
+    return (kp.data_gram, kp.find_parallel, kr.gram_table, kr.gram_general, kt.kdot_theta,
             kt.kdot_theta_table)
 
 
@@ -213,6 +214,30 @@ class GramPlan:
         row_err[hit] = np.maximum(new[hit], np.minimum(row_err[hit], self.flag_tol))
 
     # -- errors of the whole (or of any union of blocks) ---------------------
+    def diagonal(self, *, tangent=False):
+        """``K_ii``, or ``Theta_ii = K_ii (1 + B_ii)`` with ``B_ii = Kdot_ii / (1 - 2
+        sigma_w^2 Kdot_ii)`` (MATH §5), at the plan's points: O(n), from the diagonal fixed
+        points and ``Kdot_ii = nu_{sigma'}(s_i)`` the plan measured its contraction with.
+
+        >>> import numpy as np
+        >>> import hermite_dual as hd
+        >>> from hermite_dual.equilibrium.solve import plan_gram
+        >>> X = np.array([[1.0, 1.0], [1.0, -1.0], [2.0, 0.0]])
+        >>> r = hd.population_gram(X, "relu", 0.08)
+        >>> plan = plan_gram(X, "relu", 0.08)
+        >>> bool(np.array_equal(plan.diagonal(), np.diag(r.K)))
+        True
+        >>> bool(np.allclose(plan.diagonal(tangent=True), np.diag(r.Theta), rtol=1e-15))
+        True
+        """
+        k = np.array(self.kappa[self.pts], dtype=np.float64)
+        if not tangent:
+            return k
+        kd = np.broadcast_to(self.nu_d, k.shape)
+        if not np.all(np.isfinite(kd)):
+            self.ev.derivative_act()          # the ValueError naming the Dirac mass
+        return k * (1.0 + kd / (1.0 - 2.0 * self.w2 * kd))
+
     def errors(self, stats):
         """Error bound, residual, iterations and convergence from the blocks' stats."""
         w2 = self.w2

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from .._kernels import gram as kr
+from .._kernels import pairs as kp
 from ..activations import Activation
 from .base import _EPS, _series_tables
 
@@ -221,7 +221,7 @@ class EquilibriumKernel:
             self._require_principal("certificate")
             t0 = time.perf_counter()
             n = self.n
-            beta = (kr.max_offdiag_corr(self.Sigma, self.rows, self.cols, self.s) if n > 1
+            beta = (kp.max_offdiag_corr(self.Sigma, self.rows, self.cols, self.s) if n > 1
                     else 0.0)
             cert = hermite_certificate(self.activation, self._degree,
                                        np.unique(self.s[self.rows]), n, beta,

@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import log1p as _log1p
 
 from .._kernels.ufuncs import _np_erf, _np_erfc
 from ..library import x
@@ -68,11 +69,6 @@ _PLAIN_MODULES = [
 ]
 
 
-def _log1p(v):
-    from sympy.codegen.cfunctions import log1p
-    return log1p(v)
-
-
 def _is_one_plus_exp(a):
     """``u`` when ``a`` is ``1 + exp(u)``, else None."""
     if isinstance(a, sp.Add) and len(a.args) == 2 and sp.S.One in a.args:
@@ -93,21 +89,21 @@ def _stable_form(expr):
 
     Exact identities: nothing else changes, and symbolic work never sees this form.
     """
+    def rewritable(e):
+        return isinstance(e, sp.log) and (isinstance(e.args[0], sp.cosh)
+                                          or _is_one_plus_exp(e.args[0]) is not None)
+
     def rewrite(e):
-        if not isinstance(e, sp.log):
-            return None
         a = e.args[0]
         if isinstance(a, sp.cosh):
             u = a.args[0]
             return sp.Abs(u) + _log1p(sp.exp(-2 * sp.Abs(u))) - sp.log(2)
         u = _is_one_plus_exp(a)
-        if u is not None:
-            return sp.Max(u, 0) + _log1p(sp.exp(-sp.Abs(u)))
-        return None
+        return sp.Max(u, 0) + _log1p(sp.exp(-sp.Abs(u)))
 
     if not expr.has(sp.log):
         return expr
-    return expr.replace(lambda e: rewrite(e) is not None, rewrite)
+    return expr.replace(rewritable, rewrite)
 
 
 def to_numpy(expr, variables=(x,), *, jit=True):
